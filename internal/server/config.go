@@ -23,6 +23,8 @@ type Config struct {
 	Dev bool
 	// ExamplesDir holds the built example modules (default "functions/build").
 	ExamplesDir string
+	// CacheDir holds compiled code (default <DataDir>/cache).
+	CacheDir string
 	// ShutdownTimeout bounds a graceful stop (default 10s).
 	ShutdownTimeout time.Duration
 	// Logger receives the server log (default: slog.Default()).

@@ -1,0 +1,231 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/baton-run/baton/event"
+)
+
+// Function is one loaded function version with its instance pool. It is
+// safe for concurrent use.
+type Function struct {
+	engine     *Engine
+	rt         wazero.Runtime
+	compiled   wazero.CompiledModule
+	info       Info
+	opts       Options
+	log        *slog.Logger
+	baseConfig wazero.ModuleConfig
+	pool       *pool
+	closed     atomic.Bool
+}
+
+// Info describes the module.
+func (f *Function) Info() Info { return f.info }
+
+// Options returns the options the function was loaded with, limits defaulted.
+func (f *Function) Options() Options { return f.opts }
+
+// Stats is a snapshot of the function's pool.
+func (f *Function) Stats() PoolStats { return f.pool.snapshot() }
+
+// ScaleDown closes idle instances beyond keep and returns how many it
+// closed. The compiled module stays loaded.
+func (f *Function) ScaleDown(keep int) int { return f.pool.shrink(keep) }
+
+// Close unloads the function: idle instances go at once, busy ones when
+// their call ends, and calls after Close fail.
+func (f *Function) Close(ctx context.Context) error {
+	if f.closed.Swap(true) {
+		return nil
+	}
+	f.pool.close()
+	return f.rt.Close(ctx)
+}
+
+// reasons an instance was closed from outside its call.
+const (
+	reasonNone int32 = iota
+	reasonTimeout
+	reasonCanceled
+)
+
+// exit codes used when baton closes an instance.
+const (
+	exitTimeout  = 0xBA70_0001
+	exitCanceled = 0xBA70_0002
+)
+
+// instance is one instantiated module. Only one call uses it at a time.
+type instance struct {
+	fn     *Function
+	mod    api.Module
+	handle api.Function
+	// ctx is passed to every call: it carries the instance to the host
+	// functions without an allocation per call, and has no deadline (the
+	// timer below enforces that, again without allocating).
+	ctx    context.Context
+	call   callState
+	timer  *time.Timer
+	reason atomic.Int32
+	cancel func()
+	stack  [1]uint64
+	stderr *guestOutput
+	stdout *guestOutput
+}
+
+type instanceKey struct{}
+
+func instanceFrom(ctx context.Context) *instance {
+	inst, _ := ctx.Value(instanceKey{}).(*instance)
+	return inst
+}
+
+// newInstance creates and initialises a reactor instance, or a token for
+// a command (whose real instance is made per call).
+func (f *Function) newInstance(ctx context.Context) (*instance, error) {
+	inst := &instance{fn: f}
+	if f.info.Mode == ModeCommand {
+		return inst, nil
+	}
+	inst.ctx = context.WithValue(context.Background(), instanceKey{}, inst)
+	inst.stdout = &guestOutput{inst: inst, stream: "stdout"}
+	inst.stderr = &guestOutput{inst: inst, stream: "stderr"}
+	mod, err := f.rt.InstantiateModule(ctx, f.compiled, f.baseConfig.WithStdout(inst.stdout).WithStderr(inst.stderr))
+	if err != nil {
+		return nil, fmt.Errorf("instantiating %s: %w", f.opts.Name, err)
+	}
+	inst.mod = mod
+	inst.handle = mod.ExportedFunction(exportMain)
+	inst.timer = time.AfterFunc(time.Hour, func() { inst.interrupt(reasonTimeout, exitTimeout) })
+	inst.timer.Stop()
+	inst.cancel = func() { inst.interrupt(reasonCanceled, exitCanceled) }
+	if init := mod.ExportedFunction(exportInit); init != nil {
+		inst.timer.Reset(f.opts.Limits.Timeout)
+		err := init.CallWithStack(inst.ctx, nil)
+		stopped := inst.timer.Stop()
+		if err != nil || !stopped {
+			ferr := f.classify(inst, err)
+			inst.close()
+			return nil, fmt.Errorf("initialising %s: %w", f.opts.Name, ferr)
+		}
+	}
+	return inst, nil
+}
+
+func (inst *instance) interrupt(reason int32, code uint32) {
+	if inst.reason.CompareAndSwap(reasonNone, reason) {
+		_ = inst.mod.CloseWithExitCode(context.Background(), code)
+	}
+}
+
+func (inst *instance) close() {
+	if inst.mod != nil {
+		inst.timer.Stop()
+		_ = inst.mod.Close(context.Background())
+	}
+}
+
+// Invoke runs the function on ev and writes the result into resp (which is
+// Reset first). A failed invocation returns an *event.Error whose code says
+// why (docs/abi.md); resp is then undefined.
+func (f *Function) Invoke(ctx context.Context, ev *event.Event, resp *event.Response) error {
+	if f.closed.Load() {
+		return errPoolClosed
+	}
+	if len(ev.Data) > f.opts.Limits.MaxInputBytes {
+		return event.Errorf(event.CodeInputTooLarge, "event data is %d bytes, more than the %d allowed", len(ev.Data), f.opts.Limits.MaxInputBytes)
+	}
+	inst, err := f.pool.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	resp.Reset()
+	if f.info.Mode == ModeCommand {
+		err = f.runCommand(ctx, ev, resp)
+		f.pool.release(inst, true)
+		return err
+	}
+
+	inst.call = callState{ev: ev, resp: resp, errMsg: inst.call.errMsg[:0]}
+	inst.stdout.reset()
+	inst.stderr.reset()
+	inst.timer.Reset(f.opts.Limits.Timeout)
+	var stopCancel func() bool
+	if ctx.Done() != nil {
+		stopCancel = context.AfterFunc(ctx, inst.cancel)
+	}
+	err = inst.handle.CallWithStack(inst.ctx, inst.stack[:])
+	stopped := inst.timer.Stop()
+	if stopCancel != nil {
+		stopCancel()
+	}
+	healthy := err == nil && stopped && inst.reason.Load() == reasonNone
+	if err != nil {
+		err = f.classify(inst, err)
+	} else if rc := int32(inst.stack[0]); rc != 0 {
+		msg := string(inst.call.errMsg)
+		if msg == "" {
+			msg = "function returned " + strconv.Itoa(int(rc))
+		}
+		err = &event.Error{Code: event.CodeFunctionError, Message: msg}
+	}
+	inst.call = callState{errMsg: inst.call.errMsg[:0]}
+	f.pool.release(inst, healthy)
+	return err
+}
+
+// classify turns the error of a guest call into an *event.Error.
+func (f *Function) classify(inst *instance, err error) error {
+	if fail := inst.call.fail; fail != nil {
+		return fail
+	}
+	switch inst.reason.Load() {
+	case reasonTimeout:
+		return event.Errorf(event.CodeTimeout, "%s ran past its %s timeout", f.opts.Name, f.opts.Limits.Timeout)
+	case reasonCanceled:
+		return &event.Error{Code: event.CodeCanceled, Message: "the caller went away", Err: err}
+	}
+	msg := err.Error()
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		msg = fmt.Sprintf("exited with code %d", exit.ExitCode())
+	} else if i := strings.IndexByte(msg, '\n'); i > 0 {
+		msg = msg[:i] // drop the wasm stack trace
+	}
+	tail := ""
+	if inst.stderr != nil {
+		tail = inst.stderr.tail()
+	}
+	if tail != "" {
+		msg += ": " + tail
+	}
+	if f.nearMemoryCap(inst) || strings.Contains(tail, "out of memory") {
+		return &event.Error{Code: event.CodeMemoryLimit, Message: fmt.Sprintf("memory limit of %d MiB reached (%s)", f.opts.Limits.MemoryMiB, msg), Err: err}
+	}
+	return &event.Error{Code: event.CodeFunctionTrap, Message: msg, Err: err}
+}
+
+// nearMemoryCap reports whether the instance's memory is within 1 MiB of
+// its cap: a trap there is almost surely a failed memory.grow.
+func (f *Function) nearMemoryCap(inst *instance) bool {
+	if inst.mod == nil {
+		return false
+	}
+	mem := inst.mod.Memory()
+	if mem == nil {
+		return false
+	}
+	return uint64(mem.Size())+1<<20 > uint64(f.opts.Limits.MemoryMiB)<<20
+}
