@@ -67,9 +67,8 @@ func TestNew(t *testing.T) {
 }
 
 func TestSpecJSONFieldNames(t *testing.T) {
-	q := 0
 	spec := client.Spec{
-		Name: "hello", Memory: 64, Timeout: "5s", MaxInstances: 8, MaxQueue: &q,
+		Name: "hello", Memory: 64, Timeout: "5s", MaxInstances: 8, MaxQueue: -1,
 		QueueTimeout: "10s", MaxInputBytes: 6 << 20, MaxOutputBytes: 6 << 20,
 		Env: map[string]string{"GREETING": "Hello"}, Auth: "none",
 	}
@@ -90,8 +89,8 @@ func TestSpecJSONFieldNames(t *testing.T) {
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("spec JSON keys = %v, want %v", keys, want)
 	}
-	if m["maxQueue"] != 0.0 {
-		t.Errorf("an explicit maxQueue of 0 must be sent, got %v", m["maxQueue"])
+	if m["maxQueue"] != -1.0 {
+		t.Errorf("maxQueue = %v, want -1", m["maxQueue"])
 	}
 	b, _ = json.Marshal(client.Spec{Name: "hello"})
 	if string(b) != `{"name":"hello"}` {
@@ -109,7 +108,7 @@ func TestDeployWireFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := client.DeployResult{Name: "hello", Version: 1, Changed: true, SHA256: res.SHA256, Mode: "reactor"}
+	want := client.DeployResult{Name: "hello", Version: 1, Changed: true, SHA256: res.SHA256, Size: int64(len(wasm)), Mode: "reactor"}
 	if *res != want || len(res.SHA256) != 64 {
 		t.Errorf("Deploy = %+v, want %+v", *res, want)
 	}

@@ -152,7 +152,7 @@ func (f *fakeServer) deploy(w http.ResponseWriter, r *http.Request) {
 		a, _ := json.Marshal(last.Spec)
 		b, _ := json.Marshal(spec)
 		if last.SHA256 == hash && string(a) == string(b) {
-			writeJSON(w, 200, client.DeployResult{Name: spec.Name, Version: fn.Latest, Changed: false, SHA256: hash, Mode: "reactor"})
+			writeJSON(w, 200, client.DeployResult{Name: spec.Name, Version: fn.Latest, Changed: false, SHA256: hash, Size: int64(len(mod)), Mode: "reactor"})
 			return
 		}
 	} else {
@@ -164,7 +164,7 @@ func (f *fakeServer) deploy(w http.ResponseWriter, r *http.Request) {
 	fn.Latest, fn.Spec, fn.Mode, fn.SHA256, fn.Size, fn.Updated = v.Version, spec, v.Mode, hash, v.Size, f.clock
 	fn.Aliases = map[string]int{"latest": v.Version}
 	f.modules[spec.Name+":"+strconv.Itoa(v.Version)] = mod
-	writeJSON(w, 201, client.DeployResult{Name: spec.Name, Version: v.Version, Changed: true, SHA256: hash, Mode: "reactor"})
+	writeJSON(w, 201, client.DeployResult{Name: spec.Name, Version: v.Version, Changed: true, SHA256: hash, Size: v.Size, Mode: "reactor"})
 }
 
 func (f *fakeServer) list(w http.ResponseWriter, r *http.Request) {

@@ -18,9 +18,9 @@ type Spec struct {
 	Timeout string `json:"timeout,omitempty"`
 	// MaxInstances is the most instances of one version on one node.
 	MaxInstances int `json:"maxInstances,omitempty"`
-	// MaxQueue is how many calls may wait for an instance. It is a pointer
-	// because 0 (no queue) is a valid value distinct from "the default".
-	MaxQueue *int `json:"maxQueue,omitempty"`
+	// MaxQueue is how many calls may wait for an instance beyond
+	// MaxInstances (server default 64); -1 means no queue.
+	MaxQueue int `json:"maxQueue,omitempty"`
 	// QueueTimeout is how long a call may wait for an instance, e.g. "10s".
 	QueueTimeout string `json:"queueTimeout,omitempty"`
 	// MaxInputBytes is the largest event data the function accepts.
@@ -86,6 +86,8 @@ type DeployResult struct {
 	Changed bool `json:"changed"`
 	// SHA256 is the hex sha256 of the module.
 	SHA256 string `json:"sha256"`
+	// Size is the module size in bytes.
+	Size int64 `json:"size,omitempty"`
 	// Mode is "reactor" or "command".
 	Mode string `json:"mode"`
 }

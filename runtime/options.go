@@ -29,7 +29,8 @@ type Limits struct {
 	// MaxInstances caps the instances of this version on this node.
 	MaxInstances int
 	// MaxQueue caps the calls waiting for an instance; beyond it calls fail
-	// at once with event.ErrBusy. Negative means no queue.
+	// at once with event.ErrBusy. Negative means no queue (zero means the
+	// default, so that WithDefaults is idempotent).
 	MaxQueue int
 	// QueueTimeout bounds how long a call waits for an instance.
 	QueueTimeout time.Duration
@@ -52,8 +53,6 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxQueue == 0 {
 		l.MaxQueue = DefaultMaxQueue
-	} else if l.MaxQueue < 0 {
-		l.MaxQueue = 0
 	}
 	if l.QueueTimeout == 0 {
 		l.QueueTimeout = DefaultQueueTimeout

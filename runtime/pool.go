@@ -51,6 +51,9 @@ type PoolStats struct {
 }
 
 func newPool(max, maxQueue int, queueTimeout time.Duration, create func(context.Context) (*instance, error)) *pool {
+	if maxQueue < 0 {
+		maxQueue = 0
+	}
 	return &pool{create: create, max: max, maxQueue: maxQueue, queueTimeout: queueTimeout}
 }
 

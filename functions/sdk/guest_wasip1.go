@@ -54,6 +54,7 @@ const outBufSize = 32 << 10
 
 // batonHandle is the reactor entry point: one call per invocation.
 //
+//lint:ignore U1000 called by the host, through go:wasmexport
 //go:wasmexport baton_handle
 func batonHandle() int32 {
 	e := &Event{Data: readInput()}

@@ -15,8 +15,8 @@ import (
 // On a syntax error, e keeps what was read before it.
 func parseMeta(b []byte, e *Event) error {
 	r := jsonReader{b: b}
-	r.object(func(key string) {
-		switch key {
+	r.object(func(key []byte) {
+		switch string(key) {
 		case "method":
 			e.Method = r.optString()
 		case "path":
@@ -49,7 +49,7 @@ func (r *jsonReader) headers(e *Event) {
 		r.skip(0)
 		return
 	}
-	r.object(func(key string) {
+	r.object(func(key []byte) {
 		switch r.peek() {
 		case '[':
 			var vals []string
@@ -64,7 +64,7 @@ func (r *jsonReader) headers(e *Event) {
 				if e.Header == nil {
 					e.Header = make(Header)
 				}
-				k := lowerKey(key)
+				k := lowerKey(string(key))
 				e.Header[k] = append(e.Header[k], vals...)
 			}
 		case '"':
@@ -73,7 +73,7 @@ func (r *jsonReader) headers(e *Event) {
 				if e.Header == nil {
 					e.Header = make(Header)
 				}
-				e.Header.Add(key, v)
+				e.Header.Add(string(key), v)
 			}
 		default:
 			r.skip(1)
@@ -86,8 +86,8 @@ func (r *jsonReader) event(e *Event) {
 		r.skip(0)
 		return
 	}
-	r.object(func(key string) {
-		switch key {
+	r.object(func(key []byte) {
+		switch string(key) {
 		case "id":
 			e.ID = r.optString()
 		case "source":
@@ -161,8 +161,8 @@ func (r *jsonReader) expect(c byte) bool {
 }
 
 // object reads an object, calling member with each key; member must read
-// the value.
-func (r *jsonReader) object(member func(key string)) {
+// the value. key is only valid during the call.
+func (r *jsonReader) object(member func(key []byte)) {
 	if !r.expect('{') {
 		return
 	}
@@ -175,7 +175,7 @@ func (r *jsonReader) object(member func(key string)) {
 			r.fail("expected a key")
 			return
 		}
-		key := r.str()
+		key := r.strBytes()
 		if !r.expect(':') {
 			return
 		}
@@ -294,7 +294,7 @@ func (r *jsonReader) skip(depth int) {
 	case c == '"':
 		r.str()
 	case c == '{':
-		r.object(func(string) { r.skip(depth + 1) })
+		r.object(func([]byte) { r.skip(depth + 1) })
 	case c == '[':
 		r.array(func() { r.skip(depth + 1) })
 	case c == '-' || '0' <= c && c <= '9':
@@ -321,13 +321,19 @@ func (r *jsonReader) literal(s string) {
 // str reads a string; the reader is at its opening quote. Escapes and
 // invalid UTF-8 are decoded as encoding/json decodes them.
 func (r *jsonReader) str() string {
+	return string(r.strBytes())
+}
+
+// strBytes is str without the copy when the string needs no decoding: the
+// result may alias the input.
+func (r *jsonReader) strBytes() []byte {
 	r.i++ // the opening quote
 	start := r.i
 	for r.i < len(r.b) {
 		c := r.b[r.i]
 		switch {
 		case c == '"':
-			s := string(r.b[start:r.i])
+			s := r.b[start:r.i]
 			r.i++
 			return s
 		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
@@ -336,10 +342,10 @@ func (r *jsonReader) str() string {
 		r.i++
 	}
 	r.fail("unterminated string")
-	return ""
+	return nil
 }
 
-func (r *jsonReader) strSlow(start int) string {
+func (r *jsonReader) strSlow(start int) []byte {
 	out := make([]byte, 0, r.i-start+16)
 	out = append(out, r.b[start:r.i]...)
 	for r.i < len(r.b) {
@@ -347,10 +353,10 @@ func (r *jsonReader) strSlow(start int) string {
 		switch {
 		case c == '"':
 			r.i++
-			return string(out)
+			return out
 		case c < 0x20:
 			r.fail("control character in string")
-			return ""
+			return nil
 		case c >= utf8.RuneSelf:
 			ru, size := utf8.DecodeRune(r.b[r.i:])
 			r.i += size
@@ -362,7 +368,7 @@ func (r *jsonReader) strSlow(start int) string {
 			r.i++
 			if r.i >= len(r.b) {
 				r.fail("unterminated string")
-				return ""
+				return nil
 			}
 			e := r.b[r.i]
 			r.i++
@@ -382,7 +388,7 @@ func (r *jsonReader) strSlow(start int) string {
 			case 'u':
 				ru := r.hex4()
 				if r.err != nil {
-					return ""
+					return nil
 				}
 				if utf16.IsSurrogate(ru) {
 					// A high surrogate followed by \u and a low one
@@ -392,7 +398,7 @@ func (r *jsonReader) strSlow(start int) string {
 						r.i += 2
 						lo := r.hex4()
 						if r.err != nil {
-							return ""
+							return nil
 						}
 						if dec := utf16.DecodeRune(ru, lo); dec != utf8.RuneError {
 							ru = dec
@@ -407,12 +413,12 @@ func (r *jsonReader) strSlow(start int) string {
 				out = utf8.AppendRune(out, ru)
 			default:
 				r.fail("invalid escape")
-				return ""
+				return nil
 			}
 		}
 	}
 	r.fail("unterminated string")
-	return ""
+	return nil
 }
 
 func (r *jsonReader) hex4() rune {

@@ -53,6 +53,7 @@ func TestServe(t *testing.T) {
 		{"panic int", func(w sdk.ResponseWriter, e *sdk.Event) error { panic(42) }, "panic: 42"},
 		{"runtime error", func(w sdk.ResponseWriter, e *sdk.Event) error {
 			var m map[string]int
+			//lint:ignore SA5000 the test wants this runtime panic
 			m["x"] = 1
 			return nil
 		}, "panic: assignment to entry in nil map"},

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"slices"
@@ -63,7 +64,10 @@ func count(text []byte) Result {
 		r.Lines++
 	}
 
-	freq := make(map[string]int)
+	// freq counts each lower-cased word; a pointer, so that counting a
+	// word seen before looks it up without allocating its key.
+	freq := make(map[string]*int)
+	var lower []byte
 	start := -1 // start of the current word, or -1
 	for i := 0; i <= len(text); {
 		ru, size := utf8.RuneError, 1
@@ -75,8 +79,13 @@ func count(text []byte) Result {
 				start = i
 			}
 		} else if start >= 0 {
-			if word := trimApostrophes(string(text[start:i])); word != "" {
-				freq[strings.ToLower(word)]++
+			lower = appendLower(lower[:0], trimApostrophes(text[start:i]))
+			if len(lower) > 0 {
+				if n := freq[string(lower)]; n != nil {
+					*n++
+				} else {
+					freq[string(lower)] = new(1)
+				}
 				r.Words++
 			}
 			start = -1
@@ -85,7 +94,7 @@ func count(text []byte) Result {
 	}
 
 	for word, n := range freq {
-		r.Top = append(r.Top, WordCount{word, n})
+		r.Top = append(r.Top, WordCount{word, *n})
 	}
 	slices.SortFunc(r.Top, func(a, b WordCount) int {
 		if c := cmp.Compare(b.Count, a.Count); c != 0 {
@@ -101,4 +110,22 @@ func count(text []byte) Result {
 
 func isApostrophe(r rune) bool { return r == '\'' || r == '’' }
 
-func trimApostrophes(s string) string { return strings.TrimRight(s, "'’") }
+func trimApostrophes(w []byte) []byte { return bytes.TrimRight(w, "'’") }
+
+// appendLower appends w lower-cased to dst.
+func appendLower(dst, w []byte) []byte {
+	for len(w) > 0 {
+		if c := w[0]; c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			w = w[1:]
+			continue
+		}
+		ru, size := utf8.DecodeRune(w)
+		dst = utf8.AppendRune(dst, unicode.ToLower(ru))
+		w = w[size:]
+	}
+	return dst
+}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/baton-run/baton/internal/server"
 	"github.com/baton-run/baton/internal/testutil"
@@ -207,23 +206,39 @@ func TestDeployInvokeAndErrors(t *testing.T) {
 
 func TestBusyAnswers429(t *testing.T) {
 	n := start(t, "")
-	if code, out := n.deploy(`{"name":"loop","timeout":"1s","maxInstances":1,"maxQueue":-1}`, testutil.Module(t, "testdata/loop")); code != 201 {
+	if code, out := n.deploy(`{"name":"loop","timeout":"3s","maxInstances":1,"maxQueue":-1}`, testutil.Module(t, "testdata/loop")); code != 201 {
 		t.Fatalf("deploy: %d %v", code, out)
 	}
+	// Two calls at once on one instance with no queue: one runs to its
+	// deadline (504), the other is refused at once (429).
+	type answer struct {
+		status int
+		hdr    http.Header
+		body   []byte
+	}
+	answers := make(chan answer, 2)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); n.do("POST", "/fn/loop", nil, nil) }()
-	var status int
-	var hdr http.Header
-	var body []byte
-	testutil.Eventually(t, 5*time.Second, "a 429", func() bool {
-		status, hdr, body = n.do("POST", "/fn/loop", nil, nil)
-		return status == 429
-	})
-	if hdr.Get("Retry-After") == "" || errCode(t, body) != "busy" {
-		t.Fatalf("429 without Retry-After or code busy: %v %s", hdr, body)
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, h, b := n.do("POST", "/fn/loop", nil, nil)
+			answers <- answer{st, h, b}
+		}()
 	}
 	wg.Wait()
+	close(answers)
+	got := map[int]answer{}
+	for a := range answers {
+		got[a.status] = a
+	}
+	busy, ok := got[429]
+	if !ok || got[504].status != 504 {
+		t.Fatalf("answers %v, want one 429 and one 504", got)
+	}
+	if busy.hdr.Get("Retry-After") == "" || errCode(t, busy.body) != "busy" {
+		t.Fatalf("429 without Retry-After or code busy: %v %s", busy.hdr, busy.body)
+	}
 }
 
 func TestTokenProtectedFunction(t *testing.T) {

@@ -2,7 +2,6 @@ package asl
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -118,10 +117,10 @@ type State struct {
 	ProcessorMode string
 
 	inputPath, outputPath, resultPath optPath
-	parameters, resultSelector       *tmplNode
-	arguments, output, assign        *tmplNode
-	result                           any
-	hasResult                        bool
+	parameters, resultSelector        *tmplNode
+	arguments, output, assign         *tmplNode
+	result                            any
+	hasResult                         bool
 
 	timeoutSeconds, heartbeatSeconds         numField
 	timeoutSecondsPath, heartbeatSecondsPath *jsonPath
@@ -143,11 +142,6 @@ type State struct {
 	hasItemReader, hasBatcher  bool
 	hasResultWriter            bool
 	parametersLegacyForMapItem bool
-}
-
-// terminal reports whether the state ends its machine on success.
-func (s *State) terminal() bool {
-	return s.End || s.Type == TypeSucceed || s.Type == TypeFail
 }
 
 // Problem is one validation finding: where in the document and what.
@@ -244,4 +238,3 @@ func decodeDefinition(data []byte) (any, error) {
 	}
 	return normalizeValue(yv), nil
 }
-

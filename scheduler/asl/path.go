@@ -380,8 +380,12 @@ func truthy(v any) bool {
 	return true
 }
 
-func (f filterOr) eval(cur, root any) any  { return truthy(f.l.eval(cur, root)) || truthy(f.r.eval(cur, root)) }
-func (f filterAnd) eval(cur, root any) any { return truthy(f.l.eval(cur, root)) && truthy(f.r.eval(cur, root)) }
+func (f filterOr) eval(cur, root any) any {
+	return truthy(f.l.eval(cur, root)) || truthy(f.r.eval(cur, root))
+}
+func (f filterAnd) eval(cur, root any) any {
+	return truthy(f.l.eval(cur, root)) && truthy(f.r.eval(cur, root))
+}
 func (f filterNot) eval(cur, root any) any { return !truthy(f.x.eval(cur, root)) }
 func (f filterLit) eval(_, _ any) any      { return f.v }
 func (f filterPath) eval(cur, root any) any {

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/baton-run/baton/internal/server"
+	"github.com/urfave/cli/v2"
+)
+
+func (e *env) upCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "up",
+		Usage: "run a baton node: embedded NATS, HTTP gateway and admin API",
+		Description: "Starts a node in the foreground and serves until interrupted (Ctrl-C).\n" +
+			"The admin token is generated on first start and kept in <data-dir>/token.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "http", Usage: "listen address of the HTTP gateway and admin API", Value: "127.0.0.1:8080", EnvVars: []string{"BATON_HTTP"}},
+			&cli.StringFlag{Name: "nats", Usage: "join the NATS server at this URL instead of embedding one", EnvVars: []string{"BATON_NATS"}},
+			&cli.StringFlag{Name: "nats-listen", Usage: "client listen address of the embedded NATS server", Value: "127.0.0.1:4222"},
+			&cli.StringFlag{Name: "cache-dir", Usage: "directory of compiled code (default <data-dir>/cache); may be shared between nodes of one machine", EnvVars: []string{"BATON_CACHE_DIR"}},
+			&cli.BoolFlag{Name: "dev", Usage: "deploy the example functions found in --examples at start"},
+			&cli.StringFlag{Name: "examples", Usage: "directory of the built example modules", Value: "functions/build"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef(c, "up takes no arguments, got %q", c.Args().First())
+			}
+			dir := dataDir(c)
+			if abs, err := filepath.Abs(dir); err == nil {
+				dir = abs
+			}
+			cfg := server.Config{
+				DataDir:     dir,
+				HTTPAddr:    c.String("http"),
+				NATSURL:     c.String("nats"),
+				NATSListen:  c.String("nats-listen"),
+				Dev:         c.Bool("dev"),
+				ExamplesDir: c.String("examples"),
+				CacheDir:    c.String("cache-dir"),
+				Logger:      slog.New(slog.NewTextHandler(e.stderr, nil)),
+			}
+			// server.Run, step by step, to print the bound address.
+			s, err := server.New(cfg)
+			if err != nil {
+				return fmt.Errorf("starting baton: %w", err)
+			}
+			if err := s.Start(c.Context); err != nil {
+				return fmt.Errorf("starting baton: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "baton is up at http://%s (data in %s)\n", s.HTTPAddr(), dir)
+			fmt.Fprintf(e.stdout, "admin token in %s; press Ctrl-C to stop\n", filepath.Join(dir, server.TokenFile))
+			<-c.Context.Done()
+			if err := s.Close(); err != nil {
+				return fmt.Errorf("stopping baton: %w", err)
+			}
+			return nil
+		},
+	}
+}
