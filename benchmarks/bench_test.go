@@ -45,25 +45,36 @@ func goGuest(tb testing.TB) (string, []byte) {
 	return name, wasm
 }
 
+// BenchmarkWarmInvoke64B runs both sides with a cancellable context (as
+// the program does: every real caller passes one) and with
+// context.Background(), which lets runtime/ skip watching the context.
 func BenchmarkWarmInvoke64B(b *testing.B) {
-	w, err := newWarmInvoke(context.Background(), echo64(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.close()
-	for _, side := range []struct {
+	wasm := echo64(b)
+	cctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, c := range []struct {
 		name string
-		call func() error
-	}{{"raw", w.raw}, {"baton", w.baton}} {
-		b.Run(side.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(w.payload)))
-			for b.Loop() {
-				if err := side.call(); err != nil {
-					b.Fatal(err)
+		ctx  context.Context
+	}{{"cancellable", cctx}, {"background", context.Background()}} {
+		w, err := newWarmInvoke(c.ctx, wasm)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, side := range []struct {
+			name string
+			call func() error
+		}{{"raw", w.raw}, {"baton", w.baton}} {
+			b.Run(c.name+"/"+side.name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(len(w.payload)))
+				for b.Loop() {
+					if err := side.call(); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
+		w.close()
 	}
 }
 
