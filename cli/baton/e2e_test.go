@@ -133,6 +133,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("get: exit %d, %q", code, out)
 	}
 
+	out, _, code = runCLI(t, "nodes")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "NODE") || !strings.Contains(lines[1], httpAddr) {
+		t.Fatalf("nodes: exit %d, %q", code, out)
+	}
+
 	// Errors: clear messages and exit codes.
 	_, errOut, code := runCLI(t, "invoke", "nope")
 	if code != 1 || !strings.Contains(errOut, "function_not_found") {

@@ -25,6 +25,9 @@ type Config struct {
 	ExamplesDir string
 	// CacheDir holds compiled code (default <DataDir>/cache).
 	CacheDir string
+	// HeartbeatInterval is how often the node announces itself and its
+	// load to the cluster (default 2s).
+	HeartbeatInterval time.Duration
 	// ShutdownTimeout bounds a graceful stop (default 10s).
 	ShutdownTimeout time.Duration
 	// Logger receives the server log (default: slog.Default()).
