@@ -55,6 +55,7 @@ var modules = []moduleSpec{
 	{path: "testdata/membomb.wasm", mode: reactor},
 	{path: "testdata/meta.wasm", mode: reactor},
 	{path: "testdata/noexport.wasm", mode: neither},
+	{path: "testdata/nocshared.wasm", mode: reactor},
 	{path: "testdata/outbomb.wasm", mode: reactor},
 	{path: "testdata/trap.wasm", mode: reactor},
 }

@@ -151,6 +151,9 @@ func (e *Engine) inspect(cm wazero.CompiledModule) (Info, error) {
 		if d := exports[exportInit]; d != nil && (len(d.ParamTypes()) != 0 || len(d.ResultTypes()) != 0) {
 			return info, invalid("export %q must have type () -> ()", exportInit)
 		}
+		if exports[exportInit] == nil && exports[exportCmd] != nil {
+			return info, invalid("module exports %s and %s but no %s: a Go reactor must be built with -buildmode=c-shared", exportMain, exportCmd, exportInit)
+		}
 	case exports[exportCmd] != nil:
 		info.Mode = ModeCommand
 	default:

@@ -60,6 +60,7 @@ func TestInspect(t *testing.T) {
 		{"not wasm", []byte("hello, world"), "", "invalid wasm"},
 		{"bad import", testutil.Module(t, "testdata/badimport"), "", `unsupported import "env"."foo"`},
 		{"no export", testutil.Module(t, "testdata/noexport"), "", "exports neither baton_handle nor _start"},
+		{"reactor without c-shared", testutil.Module(t, "testdata/nocshared"), "", "-buildmode=c-shared"},
 		{"go reactor", testutil.Module(t, "hello"), runtime.ModeReactor, ""},
 		{"wat reactor", testutil.Module(t, "ping"), runtime.ModeReactor, ""},
 		{"wasi command", testutil.Module(t, "upper"), runtime.ModeCommand, ""},
