@@ -81,7 +81,7 @@ func BenchmarkWarmInvoke64B(b *testing.B) {
 func BenchmarkScaleFromZero(b *testing.B) {
 	ctx := context.Background()
 	name, wasm := goGuest(b)
-	s, err := newScaleFromZero(ctx, name, wasm)
+	s, err := newScaleFromZero(ctx, name, wasm, testutil.CacheDir(b))
 	if err != nil {
 		b.Fatal(err)
 	}

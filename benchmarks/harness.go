@@ -80,14 +80,17 @@ func (r result) line() string {
 }
 
 func (r result) jsonLine() string {
-	b, err := json.Marshal(struct {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep "<=" readable
+	err := enc.Encode(struct {
 		result
 		Ratio any `json:"ratio"` // NaN is not JSON: null instead
 	}{r, jsonNum(r.Ratio)})
 	if err != nil {
 		return fmt.Sprintf(`{"scenario":%q,"error":%q}`, r.Scenario, err.Error())
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func jsonNum(v float64) any {

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/baton-run/baton/internal/testutil"
 )
 
 func TestResultLine(t *testing.T) {
@@ -80,6 +82,9 @@ func TestJSONLine(t *testing.T) {
 		}
 		if got["scenario"] != r.Scenario || got["target"] != "<=1.2" || got["unit"] != "ms" {
 			t.Errorf("jsonLine = %s", r.jsonLine())
+		}
+		if strings.Contains(r.jsonLine(), `\u003c`) || strings.Contains(r.jsonLine(), "\n") {
+			t.Errorf("jsonLine %q escapes its target or is not one line", r.jsonLine())
 		}
 		if math.IsNaN(r.Ratio) && got["ratio"] != nil {
 			t.Errorf("NaN ratio encoded as %v, want null", got["ratio"])
@@ -224,7 +229,7 @@ func TestWarmInvokeSidesAgree(t *testing.T) {
 func TestStartupSidesAgree(t *testing.T) {
 	ctx := context.Background()
 	name, wasm := goGuest(t)
-	s, err := newScaleFromZero(ctx, name, wasm)
+	s, err := newScaleFromZero(ctx, name, wasm, testutil.CacheDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

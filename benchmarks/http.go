@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,9 @@ type loadResult struct {
 	rps float64
 	p99 float64 // µs
 	p50 float64 // µs
+	// cpu is the process's CPU time per request in µs (load generator
+	// and server together), or 0 when unknown.
+	cpu float64
 }
 
 // loadGen drives one URL with a fixed number of keep-alive clients.
@@ -83,12 +87,14 @@ func (g *loadGen) round(ctx context.Context, d time.Duration) (loadResult, error
 	}
 	ws := make([]worker, g.clients)
 	var wg sync.WaitGroup
+	cpu0, cpuOK := processCPU()
 	start := time.Now()
 	deadline := start.Add(d)
 	for i := range ws {
 		w := &ws[i]
 		w.lat = make([]time.Duration, 0, 1<<14)
 		wg.Go(func() {
+			pprof.SetGoroutineLabels(pprof.WithLabels(ctx, profileSide("load")))
 			var buf bytes.Buffer
 			for {
 				t0 := time.Now()
@@ -105,6 +111,7 @@ func (g *loadGen) round(ctx context.Context, d time.Duration) (loadResult, error
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1, _ := processCPU()
 	var all []time.Duration
 	var res loadResult
 	for _, w := range ws {
@@ -119,6 +126,9 @@ func (g *loadGen) round(ctx context.Context, d time.Duration) (loadResult, error
 	res.rps = float64(len(all)) / elapsed.Seconds()
 	res.p99 = durationsPercentile(all, 99, time.Microsecond)
 	res.p50 = durationsPercentile(all, 50, time.Microsecond)
+	if cpuOK {
+		res.cpu = float64((cpu1-cpu0)/time.Nanosecond) / 1e3 / float64(len(all))
+	}
 	return res, nil
 }
 
@@ -128,6 +138,15 @@ func (g *loadGen) warm(ctx context.Context) error {
 	_, err := g.round(ctx, 500*time.Millisecond)
 	return err
 }
+
+// profileSide labels goroutines in a -cpuprofile by the side they work
+// for ("baseline", "baton", "load"), so that
+//
+//	go tool pprof -tagfocus side=baton -top cpu.out
+//
+// shows what the node alone spent. Goroutines inherit labels from the
+// goroutine that starts them.
+func profileSide(side string) pprof.LabelSet { return pprof.Labels("side", side) }
 
 // startBaseline serves the hello world on a loopback port.
 func startBaseline() (url string, stop func(), err error) {
@@ -146,7 +165,8 @@ func startBaseline() (url string, stop func(), err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.Serve(ln)
+		// Its connections' goroutines inherit the label (see profileSide).
+		pprof.Do(context.Background(), profileSide("baseline"), func(context.Context) { _ = srv.Serve(ln) })
 	}()
 	return "http://" + ln.Addr().String() + "/", func() {
 		_ = srv.Close()
@@ -174,7 +194,10 @@ func startNode(ctx context.Context, ping []byte) (url string, stop func(), err e
 		_ = srv.Close()
 		os.RemoveAll(dir)
 	}
-	if err := srv.Start(ctx); err != nil {
+	// Every goroutine Start spawns (HTTP, NATS, scaler…) and theirs
+	// inherit the label.
+	pprof.Do(ctx, profileSide("baton"), func(ctx context.Context) { err = srv.Start(ctx) })
+	if err != nil {
 		stop()
 		return "", nil, fmt.Errorf("starting the baton node: %w", err)
 	}
@@ -271,6 +294,10 @@ func runHTTP(ctx context.Context, c *config) ([]result, error) {
 	// baton/baseline.
 	r1 := ratioResult("http_warm_rps", "req/s", field(bs, rps), field(ns, rps), atLeast(0.85))
 	r1.Note = joinNotes(detail, pairedNote(values(bs, rps), values(ns, rps)))
+	if cpu := func(r loadResult) float64 { return r.cpu }; field(bs, cpu) > 0 {
+		r1.Note = joinNotes(r1.Note, fmt.Sprintf("process CPU per request (load generator included): baseline %s us, baton %s us",
+			formatNum(field(bs, cpu)), formatNum(field(ns, cpu))))
+	}
 	r2 := ratioResult("http_warm_p99", "us", field(bs, p99), field(ns, p99), atMost(1.5))
 	r2.Note = fmt.Sprintf("p50 baseline %s us, baton %s us; rounds: baseline [%s], baton [%s]",
 		formatNum(field(bs, p50)), formatNum(field(ns, p50)), list(bs, p99), list(ns, p99))

@@ -56,6 +56,7 @@ var scenarios = []scenario{
 	{"cold_start_disk_cache", []string{"cold_start_disk_cache"}, runColdStart},
 	{"scale_from_zero", []string{"scale_from_zero"}, runScaleFromZero},
 	{"idle_instance_memory", []string{"idle_instance_memory"}, runIdleMemory},
+	{"chain", []string{"chain_step", "chain_transitions"}, runChain},
 }
 
 func (s scenario) matches(re *regexp.Regexp) bool {
@@ -75,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	c := &config{stderr: stderr}
 	fs.DurationVar(&c.duration, "duration", 3*time.Second, "length of one HTTP load round")
-	fs.IntVar(&c.rounds, "rounds", 5, "HTTP load rounds per side (the median is reported)")
+	fs.IntVar(&c.rounds, "rounds", 6, "HTTP load rounds per side (the median is reported; even keeps ABBA balanced)")
 	fs.IntVar(&c.clients, "clients", 32, "concurrent keep-alive clients of the HTTP load generator")
 	fs.IntVar(&c.instances, "instances", 50, "idle instances per side in idle_instance_memory")
 	fs.StringVar(&c.modulesDir, "modules", "", "directory of the built guests (default <repo>/functions/build)")

@@ -105,8 +105,8 @@ func (g *gate) wait() {
 // opens. wazero's InstantiateModule looks up its experimental options in
 // the context before running any guest code, so n calls of Invoke on an
 // empty pool, each with its own gateCtx, all reach instance creation
-// before any returns an instance to the pool: the pool must make n.
-// (runtime.Function has no way to pre-create instances yet.)
+// before any returns an instance to the pool: the pool must make n,
+// through the ordinary call path.
 type gateCtx struct {
 	context.Context
 	gate *gate
@@ -143,7 +143,7 @@ func runIdleMemory(ctx context.Context, c *config) ([]result, error) {
 		return nil, err
 	}
 	n := c.instances
-	s, err := newScaleFromZero(ctx, name, wasm) // an Engine and a compiled raw module
+	s, err := newScaleFromZero(ctx, name, wasm, "") // an Engine and a compiled raw module
 	if err != nil {
 		return nil, err
 	}
@@ -179,9 +179,9 @@ func runIdleMemory(ctx context.Context, c *config) ([]result, error) {
 		})
 	}
 	// Baton's side loads a fresh Function each round (before measuring)
-	// and closes it after: ScaleDown(0) does not release the memory of the
-	// instances it closes (see README.md), so a reused Function would
-	// carry one round's instances into the next.
+	// and closes it after, so every round starts from the same state.
+	// (A reused Function with ScaleDown(0) between rounds is not that: at
+	// the time of writing the pool kept closed instances reachable.)
 	baton := func() (memUse, error) {
 		fn, err := s.engine.Load(ctx, wasm, batonrt.Options{Name: name, Version: 1, Limits: batonrt.Limits{MaxInstances: n, MaxQueue: n}})
 		if err != nil {

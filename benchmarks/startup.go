@@ -118,8 +118,8 @@ func gcFirst(ctx context.Context, f func(context.Context) (float64, error)) func
 }
 
 const (
-	coldSamples  = 20 // per side
-	scaleSamples = 60 // per side
+	coldSamples  = 30  // per side
+	scaleSamples = 100 // per side
 )
 
 func runColdStart(ctx context.Context, c *config) ([]result, error) {
@@ -161,26 +161,34 @@ type scaleFromZero struct {
 
 	resp event.Response // baton's last response
 
-	rt   wazero.Runtime
-	cm   wazero.CompiledModule
-	host *rawHost // its out is the raw side's last response body
-	last api.Module
+	cache wazero.CompilationCache // nil: in memory
+	rt    wazero.Runtime
+	cm    wazero.CompiledModule
+	host  *rawHost // its out is the raw side's last response body
+	last  api.Module
 }
 
-func newScaleFromZero(ctx context.Context, name string, wasm []byte) (_ *scaleFromZero, err error) {
+// newScaleFromZero compiles wasm on both sides; cacheDir, when set, is a
+// compilation cache dir for both (tests use it to compile once per run).
+func newScaleFromZero(ctx context.Context, name string, wasm []byte, cacheDir string) (_ *scaleFromZero, err error) {
 	s := &scaleFromZero{name: name}
 	defer func() {
 		if err != nil {
 			s.close(ctx)
 		}
 	}()
-	if s.engine, err = batonrt.NewEngine(ctx, batonrt.Config{Logger: discardLogger()}); err != nil {
+	if s.engine, err = batonrt.NewEngine(ctx, batonrt.Config{CacheDir: cacheDir, Logger: discardLogger()}); err != nil {
 		return nil, err
 	}
 	if s.fn, err = s.engine.Load(ctx, wasm, batonrt.Options{Name: name, Version: 1}); err != nil {
 		return nil, err
 	}
-	if s.rt, s.host, err = newRawRuntime(ctx, nil); err != nil {
+	if cacheDir != "" {
+		if s.cache, err = wazero.NewCompilationCacheWithDir(cacheDir); err != nil {
+			return nil, err
+		}
+	}
+	if s.rt, s.host, err = newRawRuntime(ctx, s.cache); err != nil {
 		return nil, err
 	}
 	s.host.meta = rawMeta
@@ -232,6 +240,9 @@ func (s *scaleFromZero) close(ctx context.Context) {
 	if s.rt != nil {
 		_ = s.rt.Close(ctx)
 	}
+	if s.cache != nil {
+		_ = s.cache.Close(ctx)
+	}
 }
 
 func runScaleFromZero(ctx context.Context, c *config) ([]result, error) {
@@ -239,7 +250,7 @@ func runScaleFromZero(ctx context.Context, c *config) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newScaleFromZero(ctx, name, wasm)
+	s, err := newScaleFromZero(ctx, name, wasm, "")
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,12 @@ type Spec struct {
 	Timeout string `json:"timeout,omitempty"`
 	// MaxInstances is the most instances of one version on one node.
 	MaxInstances int `json:"maxInstances,omitempty"`
+	// MinInstances is how many instances each node keeps warm even with
+	// no traffic (default 0: scale to zero); at most MaxInstances.
+	MinInstances int `json:"minInstances,omitempty"`
+	// IdleTimeout is how long an instance may stay idle before it is
+	// closed, as a Go duration, at least "1s" (server default "5m").
+	IdleTimeout string `json:"idleTimeout,omitempty"`
 	// MaxQueue is how many calls may wait for an instance beyond
 	// MaxInstances (server default 64); -1 means no queue.
 	MaxQueue int `json:"maxQueue,omitempty"`
@@ -32,6 +38,25 @@ type Spec struct {
 	// Auth is "none" (the default) or "token": invocations then need the
 	// admin token.
 	Auth string `json:"auth,omitempty"`
+	// MaxRetries is how many times a failed async invocation is retried
+	// (server default 2); nil leaves the default, a pointer to 0 means no
+	// retries.
+	MaxRetries *int `json:"maxRetries,omitempty"`
+	// RetryBackoff is the delay before the first retry, doubled for each
+	// later one, with jitter, e.g. "1s" (the server default).
+	RetryBackoff string `json:"retryBackoff,omitempty"`
+	// OnSuccess and OnFailure say where the final record of an async
+	// invocation goes.
+	OnSuccess *Destination `json:"onSuccess,omitempty"`
+	OnFailure *Destination `json:"onFailure,omitempty"`
+}
+
+// Destination is where the final record of an async invocation goes: a
+// NATS subject (the record as JSON) or a function (invoked asynchronously
+// with the record as its data). Set exactly one field.
+type Destination struct {
+	Subject  string `json:"subject,omitempty"`
+	Function string `json:"function,omitempty"`
 }
 
 // Function is a deployed function as the admin API describes it: the spec
@@ -43,6 +68,9 @@ type Function struct {
 	Latest int `json:"latest"`
 	// Aliases maps alias names ("latest", "live"…) to version numbers.
 	Aliases map[string]int `json:"aliases,omitempty"`
+	// Weights holds the canary split of the aliases that have one: alias →
+	// other version → percent of the alias's calls it runs.
+	Weights map[string]map[int]int `json:"weights,omitempty"`
 	// Spec is the spec of the latest version, with defaults filled in.
 	Spec Spec `json:"spec"`
 	// Mode is "reactor" or "command" (see docs/abi.md).

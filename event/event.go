@@ -38,6 +38,9 @@ type Event struct {
 
 	// InvocationID identifies this invocation; set by whoever accepts it.
 	InvocationID string
+	// Attempt is the 1-based attempt number of an async invocation that
+	// is retried; 0 (for calls that are never retried) reads as 1.
+	Attempt int
 }
 
 // HeaderField is one response header line.

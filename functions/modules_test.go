@@ -49,6 +49,7 @@ var modules = []moduleSpec{
 	{path: "testdata/cmdloop.wasm", mode: command},
 	{path: "testdata/counter.wasm", mode: reactor},
 	{path: "testdata/fail.wasm", mode: reactor},
+	{path: "testdata/flaky.wasm", mode: reactor},
 	{path: "testdata/gopanic.wasm", mode: reactor, initialize: true},
 	{path: "testdata/initonce.wasm", mode: reactor, initialize: true},
 	{path: "testdata/loop.wasm", mode: reactor},

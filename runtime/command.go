@@ -76,6 +76,7 @@ func commandEnv(f *Function, ev *event.Event) [][2]string {
 		{"BATON_FUNCTION", f.opts.Name},
 		{"BATON_VERSION", fmt.Sprint(f.opts.Version)},
 		{"BATON_INVOCATION_ID", ev.InvocationID},
+		{"BATON_ATTEMPT", fmt.Sprint(max(ev.Attempt, 1))},
 		{"BATON_METHOD", ev.Method},
 		{"BATON_PATH", ev.Path},
 		{"BATON_QUERY", ev.Query},

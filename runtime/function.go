@@ -40,9 +40,37 @@ func (f *Function) Options() Options { return f.opts }
 // Stats is a snapshot of the function's pool.
 func (f *Function) Stats() PoolStats { return f.pool.snapshot() }
 
-// ScaleDown closes idle instances beyond keep and returns how many it
-// closed. The compiled module stays loaded.
+// ScaleDown closes idle instances beyond keep, those idle longest first,
+// and returns how many it closed. Their memory is returned; the compiled
+// module stays loaded, so the next call is a scale-from-zero, not a
+// compile.
 func (f *Function) ScaleDown(keep int) int { return f.pool.shrink(keep) }
+
+// CloseIdle closes up to n of the instances that have been idle for at
+// least idleFor, those idle longest first, and returns how many it closed.
+// Like ScaleDown it keeps the compiled module.
+func (f *Function) CloseIdle(n int, idleFor time.Duration) int {
+	return f.pool.closeIdle(n, idleFor)
+}
+
+// Prewarm creates up to n instances ahead of demand, never more than the
+// function's MaxInstances in all, and returns how many it created. They
+// wait idle (or serve calls already queued). It stops at the first error,
+// and checks ctx between instances (an _initialize already running is
+// bounded by the function's timeout, not by ctx).
+func (f *Function) Prewarm(ctx context.Context, n int) (int, error) {
+	if f.closed.Load() {
+		return 0, errPoolClosed
+	}
+	return f.pool.prewarm(ctx, n)
+}
+
+// Observe is Stats plus how long each idle instance has been idle,
+// longest first, appended to ages. It also starts a new period for
+// PoolStats.PeakBusy, so one observer (the scaler) should call it.
+func (f *Function) Observe(ages []time.Duration) (PoolStats, []time.Duration) {
+	return f.pool.observe(ages)
+}
 
 // Close unloads the function: idle instances go at once, busy ones when
 // their call ends, and calls after Close fail.
@@ -83,6 +111,8 @@ type instance struct {
 	stack  [1]uint64
 	stderr *guestOutput
 	stdout *guestOutput
+	// idleSince is the monotime at which the instance last went idle.
+	idleSince int64
 }
 
 type instanceKey struct{}

@@ -195,6 +195,8 @@ func (inst *instance) metaValue(key []byte) ([]byte, bool) {
 		s = strconv.Itoa(inst.fn.opts.Version)
 	case "invocation.id":
 		s = ev.InvocationID
+	case "attempt":
+		s = strconv.Itoa(max(ev.Attempt, 1))
 	default:
 		k := string(key)
 		name, ok := strings.CutPrefix(k, "header.")
@@ -227,6 +229,7 @@ type metaDoc struct {
 	Function     string              `json:"function"`
 	Version      int                 `json:"version"`
 	InvocationID string              `json:"invocation_id"`
+	Attempt      int                 `json:"attempt"`
 }
 
 func metaJSON(inst *instance) []byte {
@@ -238,6 +241,7 @@ func metaJSON(inst *instance) []byte {
 		Function:     inst.fn.opts.Name,
 		Version:      inst.fn.opts.Version,
 		InvocationID: ev.InvocationID,
+		Attempt:      max(ev.Attempt, 1),
 	}
 	if !ev.Time.IsZero() {
 		doc.Event.Time = ev.Time.UTC().Format(time.RFC3339Nano)

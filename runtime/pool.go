@@ -11,6 +11,11 @@ import (
 // pool holds the instances of one function version. At most max exist at
 // once; callers beyond that wait in a FIFO queue bounded in length
 // (maxQueue) and time (queueTimeout).
+//
+// The idle slice is ordered by the time each instance went idle, oldest
+// first: release and prewarm append under the lock with the current
+// monotonic time, and acquire takes from the end (LIFO, the warmest).
+// Scale-down closes from the front.
 type pool struct {
 	create       func(context.Context) (*instance, error)
 	max          int
@@ -23,7 +28,18 @@ type pool struct {
 	waiters []*waiter
 	closed  bool
 	stats   PoolStats
+	// peak is the most instances busy at once since the last observe.
+	peak int
+	// warming counts instances prewarm is creating: live, but not busy.
+	warming int
 }
+
+// epoch anchors monotime.
+var epoch = time.Now()
+
+// monotime is a cheap monotonic clock: nanoseconds since epoch, read
+// without allocating.
+func monotime() int64 { return int64(time.Since(epoch)) }
 
 // waiter is a queued caller. A grant is an idle instance, or a nil
 // instance with ok=true: permission to create one.
@@ -40,7 +56,9 @@ var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan grant,
 
 // PoolStats is a snapshot of a pool.
 type PoolStats struct {
-	// Live instances, of which Idle are waiting for work (Busy = Live-Idle).
+	// Live instances (including those being created), of which Idle are
+	// waiting for work and Busy serve a call (or are being created for
+	// one); the rest are being created by Prewarm.
 	Live, Idle, Busy int
 	// Queued callers waiting for an instance.
 	Queued int
@@ -48,6 +66,19 @@ type PoolStats struct {
 	Created, Discarded uint64
 	// Rejected counts calls refused because the queue was full or timed out.
 	Rejected uint64
+	// ColdStarts counts instances created in the call path (a call had to
+	// wait for instantiation and init); Prewarmed those created ahead of
+	// demand by Prewarm.
+	ColdStarts, Prewarmed uint64
+	// ScaleFromZero counts calls that found no live instance at all.
+	ScaleFromZero uint64
+	// ScaledDown counts instances closed by ScaleDown and CloseIdle;
+	// LastScaleDown is when the last of them closed any (zero if never).
+	ScaledDown    uint64
+	LastScaleDown time.Time
+	// PeakBusy is the most instances busy at once since the previous
+	// Function.Observe (or since load).
+	PeakBusy int
 }
 
 func newPool(max, maxQueue int, queueTimeout time.Duration, create func(context.Context) (*instance, error)) *pool {
@@ -70,13 +101,18 @@ func (p *pool) acquire(ctx context.Context) (*instance, error) {
 		inst := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
+		p.notePeakLocked()
 		p.mu.Unlock()
 		return inst, nil
 	}
+	if p.live == 0 {
+		p.stats.ScaleFromZero++
+	}
 	if p.live < p.max {
 		p.live++
+		p.notePeakLocked()
 		p.mu.Unlock()
-		return p.createInstance(ctx)
+		return p.createInstance(ctx, true)
 	}
 	if len(p.waiters) >= p.maxQueue {
 		p.stats.Rejected++
@@ -119,7 +155,18 @@ func (p *pool) acquire(ctx context.Context) (*instance, error) {
 	if g.inst != nil {
 		return g.inst, nil
 	}
-	return p.createInstance(ctx)
+	return p.createInstance(ctx, true)
+}
+
+// busyLocked is the number of instances serving (or being created for) a
+// call.
+func (p *pool) busyLocked() int { return p.live - len(p.idle) - p.warming }
+
+// notePeakLocked records the busy count after an acquire.
+func (p *pool) notePeakLocked() {
+	if b := p.busyLocked(); b > p.peak {
+		p.peak = b
+	}
 }
 
 func (p *pool) busy() error {
@@ -140,8 +187,9 @@ func (p *pool) removeWaiter(w *waiter) bool {
 	return false
 }
 
-// createInstance makes an instance for a slot already counted in live.
-func (p *pool) createInstance(ctx context.Context) (*instance, error) {
+// createInstance makes an instance for a slot already counted in live;
+// inCall says a caller is waiting for it (a cold start).
+func (p *pool) createInstance(ctx context.Context, inCall bool) (*instance, error) {
 	inst, err := p.create(ctx)
 	p.mu.Lock()
 	if err != nil {
@@ -151,6 +199,9 @@ func (p *pool) createInstance(ctx context.Context) (*instance, error) {
 		return nil, err
 	}
 	p.stats.Created++
+	if inCall {
+		p.stats.ColdStarts++
+	}
 	p.mu.Unlock()
 	return inst, nil
 }
@@ -161,6 +212,7 @@ func (p *pool) handOnSlotLocked() {
 		w := p.waiters[0]
 		p.waiters = p.waiters[1:]
 		p.live++
+		p.notePeakLocked()
 		w.ch <- grant{ok: true}
 	}
 }
@@ -184,30 +236,107 @@ func (p *pool) release(inst *instance, healthy bool) {
 		w.ch <- grant{inst: inst, ok: true}
 		return
 	}
+	inst.idleSince = monotime()
 	p.idle = append(p.idle, inst)
 	p.mu.Unlock()
 }
 
-// shrink closes idle instances beyond keep and returns how many it closed.
+// prewarm creates up to n instances ahead of demand, within max, and
+// returns how many it added. Each goes to a queued caller if there is one,
+// else to the idle list.
+func (p *pool) prewarm(ctx context.Context, n int) (int, error) {
+	added := 0
+	for added < n {
+		if err := ctx.Err(); err != nil {
+			return added, err
+		}
+		p.mu.Lock()
+		if p.closed || p.live >= p.max {
+			p.mu.Unlock()
+			break
+		}
+		p.live++
+		p.warming++
+		p.mu.Unlock()
+		inst, err := p.create(ctx)
+		p.mu.Lock()
+		p.warming--
+		if err != nil {
+			p.live--
+			p.handOnSlotLocked()
+			p.mu.Unlock()
+			return added, err
+		}
+		p.stats.Created++
+		p.stats.Prewarmed++
+		added++
+		if p.closed {
+			p.live--
+			p.stats.Discarded++
+			p.mu.Unlock()
+			inst.close()
+			break
+		}
+		if len(p.waiters) > 0 {
+			w := p.waiters[0]
+			p.waiters = p.waiters[1:]
+			p.mu.Unlock()
+			w.ch <- grant{inst: inst, ok: true}
+			continue
+		}
+		inst.idleSince = monotime()
+		p.idle = append(p.idle, inst)
+		p.mu.Unlock()
+	}
+	return added, nil
+}
+
+// shrink closes idle instances beyond keep, oldest first, and returns how
+// many it closed.
 func (p *pool) shrink(keep int) int {
 	p.mu.Lock()
-	if keep < 0 {
-		keep = 0
+	n := len(p.idle) - max(keep, 0)
+	return p.closeOldestLocked(n, true)
+}
+
+// closeIdle closes up to n of the oldest idle instances that have been
+// idle for at least idleFor, and returns how many it closed.
+func (p *pool) closeIdle(n int, idleFor time.Duration) int {
+	p.mu.Lock()
+	cutoff := monotime() - int64(idleFor)
+	old := 0
+	for old < len(p.idle) && p.idle[old].idleSince <= cutoff {
+		old++
 	}
-	var victims []*instance
-	if len(p.idle) > keep {
-		// The oldest idle instances are at the front.
-		n := len(p.idle) - keep
-		victims = append(victims, p.idle[:n]...)
-		p.idle = append(p.idle[:0], p.idle[n:]...)
-		p.live -= n
-		p.stats.Discarded += uint64(n)
+	return p.closeOldestLocked(min(n, old), true)
+}
+
+// closeOldestLocked closes the n oldest idle instances; it unlocks p.mu.
+// scaling says it is a scale-down (counted in the stats), not an unload.
+func (p *pool) closeOldestLocked(n int, scaling bool) int {
+	n = min(n, len(p.idle))
+	if n <= 0 {
+		p.mu.Unlock()
+		return 0
+	}
+	victims := make([]*instance, n)
+	copy(victims, p.idle[:n])
+	rest := copy(p.idle, p.idle[n:])
+	// Clear the tail so that the closed instances (and their memory) are
+	// not kept alive by the slice's backing array.
+	clear(p.idle[rest:])
+	p.idle = p.idle[:rest]
+	p.live -= n
+	p.stats.Discarded += uint64(n)
+	if scaling {
+		p.stats.ScaledDown += uint64(n)
+		p.stats.LastScaleDown = time.Now()
 	}
 	p.mu.Unlock()
 	for _, v := range victims {
 		v.close()
 	}
-	return len(victims)
+	return n
 }
 
 // close discards idle instances and refuses new calls; busy instances are
@@ -221,7 +350,8 @@ func (p *pool) close() {
 	for _, w := range waiters {
 		w.ch <- grant{} // not ok: the waiter fails with busy
 	}
-	p.shrink(0)
+	p.mu.Lock()
+	p.closeOldestLocked(len(p.idle), false)
 }
 
 func (p *pool) snapshot() PoolStats {
@@ -230,7 +360,27 @@ func (p *pool) snapshot() PoolStats {
 	s := p.stats
 	s.Live = p.live
 	s.Idle = len(p.idle)
-	s.Busy = p.live - len(p.idle)
+	s.Busy = p.busyLocked()
 	s.Queued = len(p.waiters)
+	s.PeakBusy = max(p.peak, s.Busy)
 	return s
+}
+
+// observe is snapshot plus the idle ages, oldest first, appended to ages;
+// it starts a new peak period at the current busy count.
+func (p *pool) observe(ages []time.Duration) (PoolStats, []time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Live = p.live
+	s.Idle = len(p.idle)
+	s.Busy = p.busyLocked()
+	s.Queued = len(p.waiters)
+	s.PeakBusy = max(p.peak, s.Busy)
+	p.peak = s.Busy
+	now := monotime()
+	for _, inst := range p.idle {
+		ages = append(ages, time.Duration(now-inst.idleSince))
+	}
+	return s, ages
 }

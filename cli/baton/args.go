@@ -12,7 +12,8 @@ import (
 // first argument that is not a flag.
 //
 // It returns the program name, the global flags (wherever they were
-// given), the command, the command's flags, then "--" and the positional
+// given), the command (with its subcommand, as in `baton alias set`), the
+// command's flags, then "--" and the positional
 // arguments. A value-taking flag keeps the argument after it ("-d -"), and
 // everything after a "--" stays positional. Unknown flags are kept where
 // the parser will report them. Without a known command, args come back
@@ -40,8 +41,17 @@ func reorderArgs(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return append(out, args[i:]...)
 	}
-	name := args[i]
+	path := []string{args[i]} // the command and its subcommands
 	i++
+	for len(cmd.Subcommands) > 0 && i < len(args) {
+		sub := cmd.Command(args[i])
+		if sub == nil {
+			break
+		}
+		cmd = sub
+		path = append(path, args[i])
+		i++
+	}
 	local := takesValue(cmd.Flags)
 	var globals, flags, positional []string
 	for i < len(args) {
@@ -70,14 +80,14 @@ func reorderArgs(app *cli.App, args []string) []string {
 				if dst == &globals {
 					return []string{args[0], a}
 				}
-				return []string{args[0], name, a}
+				return append(append([]string{args[0]}, path...), a)
 			}
 			*dst = append(*dst, args[i])
 			i++
 		}
 	}
 	out = append(out, globals...)
-	out = append(out, name)
+	out = append(out, path...)
 	out = append(out, flags...)
 	if len(positional) > 0 {
 		out = append(out, "--")

@@ -40,12 +40,18 @@ func (e *env) deployCommand() *cli.Command {
 			&cli.IntFlag{Name: "memory", Usage: "memory cap in MiB", DefaultText: "64"},
 			&cli.StringFlag{Name: "timeout", Usage: "deadline of one invocation (Go duration)", DefaultText: "5s"},
 			&cli.IntFlag{Name: "max-instances", Usage: "most instances of one version on one node", DefaultText: "8"},
+			&cli.IntFlag{Name: "min-instances", Usage: "instances each node keeps warm with no traffic (0: scale to zero)", DefaultText: "0"},
+			&cli.StringFlag{Name: "idle-timeout", Usage: "how long an instance may stay idle before it is closed (Go duration, at least 1s)", DefaultText: "5m"},
 			&cli.IntFlag{Name: "max-queue", Usage: "calls allowed to wait for an instance; 0 for no queue", DefaultText: "64"},
 			&cli.StringFlag{Name: "queue-timeout", Usage: "how long a call may wait for an instance", DefaultText: "10s"},
 			&cli.StringFlag{Name: "max-input", Usage: "largest event data, in bytes (or 512KiB, 6MiB…)", DefaultText: "6MiB"},
 			&cli.StringFlag{Name: "max-output", Usage: "largest response body, in bytes (or 512KiB, 6MiB…)", DefaultText: "6MiB"},
 			&cli.StringSliceFlag{Name: "env", Usage: "environment variable of the guest, as KEY=VALUE (repeatable)"},
 			&cli.StringFlag{Name: "auth", Usage: "none, or token: invocations need the admin token", DefaultText: "none"},
+			&cli.IntFlag{Name: "max-retries", Usage: "retries of a failed async invocation (0 for none)", DefaultText: "2"},
+			&cli.StringFlag{Name: "retry-backoff", Usage: "delay before the first retry, doubled for each later one (Go duration)", DefaultText: "1s"},
+			&cli.StringFlag{Name: "on-success", Usage: "where the record of a succeeded async invocation goes: `subject:SUBJECT` or function:NAME"},
+			&cli.StringFlag{Name: "on-failure", Usage: "where the record of a dead async invocation goes: `subject:SUBJECT` or function:NAME"},
 		},
 		Action: e.deploy,
 	}
@@ -144,6 +150,9 @@ func specFromFlags(c *cli.Context, file string) (client.Spec, error) {
 			return spec, usagef(c, "--max-instances must be at least 1, got %d", spec.MaxInstances)
 		}
 	}
+	if err := scalingSpecFromFlags(c, &spec); err != nil {
+		return spec, err
+	}
 	if c.IsSet("max-queue") {
 		switch q := c.Int("max-queue"); {
 		case q < -1:
@@ -186,6 +195,9 @@ func specFromFlags(c *cli.Context, file string) (client.Spec, error) {
 			spec.Env = map[string]string{}
 		}
 		spec.Env[k] = v
+	}
+	if err := asyncSpecFromFlags(c, &spec); err != nil {
+		return spec, err
 	}
 	if c.IsSet("auth") {
 		spec.Auth = c.String("auth")

@@ -28,6 +28,8 @@ func (e *env) invokeCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "request header, as 'Name: value' (repeatable)"},
 			&cli.StringFlag{Name: "path", Usage: "rest of the path after the function name, with an optional ?query", Value: "/"},
 			&cli.BoolFlag{Name: "include", Aliases: []string{"i"}, Usage: "print the status and headers before the body"},
+			&cli.BoolFlag{Name: "async", Usage: "queue the invocation and print its id at once (see baton invocations get)"},
+			&cli.StringFlag{Name: "idempotency-key", Usage: "with --async: a repeated `KEY` returns the first invocation's id instead of running again"},
 		},
 		Action: e.invoke,
 	}
@@ -45,9 +47,18 @@ func (e *env) invoke(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.IsSet("idempotency-key") && !c.Bool("async") {
+		return usagef(c, "--idempotency-key needs --async")
+	}
+	if c.Bool("async") && c.Bool("include") {
+		return usagef(c, "--include prints a response; --async has none")
+	}
 	cl, err := e.newClient(c)
 	if err != nil {
 		return err
+	}
+	if c.Bool("async") {
+		return e.invokeAsync(c, cl, name, req)
 	}
 	resp, err := cl.Invoke(c.Context, name, req)
 	if resp == nil {

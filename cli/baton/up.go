@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/baton-run/baton/internal/server"
 	"github.com/urfave/cli/v2"
@@ -22,6 +23,12 @@ func (e *env) upCommand() *cli.Command {
 			&cli.StringFlag{Name: "cache-dir", Usage: "directory of compiled code (default <data-dir>/cache); may be shared between nodes of one machine", EnvVars: []string{"BATON_CACHE_DIR"}},
 			&cli.BoolFlag{Name: "dev", Usage: "deploy the example functions found in --examples at start"},
 			&cli.StringFlag{Name: "examples", Usage: "directory of the built example modules", Value: "functions/build"},
+			&cli.IntFlag{Name: "async-workers", Usage: "async invocations this node runs at once (-1: none, only accept them)", Value: 16},
+			&cli.DurationFlag{Name: "async-ack-wait", Usage: "how soon the async work of a dead node goes to another", Value: 30 * time.Second},
+			&cli.IntFlag{Name: "chain-workers", Usage: "chain work items (execution steps) this node handles at once", Value: 64},
+			&cli.DurationFlag{Name: "chain-ack-wait", Usage: "how soon the chain executions of a dead node resume on another", Value: 30 * time.Second},
+			&cli.DurationFlag{Name: "chain-history-retention", Usage: "how long chain execution history is kept", Value: 7 * 24 * time.Hour},
+			&cli.DurationFlag{Name: "result-retention", Usage: "how long async invocation records, results and idempotency keys are kept", Value: 24 * time.Hour},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -39,7 +46,14 @@ func (e *env) upCommand() *cli.Command {
 				Dev:         c.Bool("dev"),
 				ExamplesDir: c.String("examples"),
 				CacheDir:    c.String("cache-dir"),
-				Logger:      slog.New(slog.NewTextHandler(e.stderr, nil)),
+
+				AsyncWorkers:          c.Int("async-workers"),
+				AsyncAckWait:          c.Duration("async-ack-wait"),
+				ResultRetention:       c.Duration("result-retention"),
+				ChainWorkers:          c.Int("chain-workers"),
+				ChainAckWait:          c.Duration("chain-ack-wait"),
+				ChainHistoryRetention: c.Duration("chain-history-retention"),
+				Logger:                slog.New(slog.NewTextHandler(e.stderr, nil)),
 			}
 			// server.Run, step by step, to print the bound address.
 			s, err := server.New(cfg)

@@ -21,8 +21,14 @@ const (
 	ModulesBucket   = "baton_modules"
 )
 
-// AliasLatest always names the newest version.
-const AliasLatest = "latest"
+// Aliases with a meaning of their own.
+const (
+	// AliasLatest always names the newest version; it cannot be set.
+	AliasLatest = "latest"
+	// AliasLive, when set, is what plain invocations (no qualifier) run;
+	// Rollback moves it.
+	AliasLive = "live"
+)
 
 // Version is one immutable deploy of a function.
 type Version struct {
@@ -38,12 +44,16 @@ type Version struct {
 // Function is the stored record of a function: every version and the
 // aliases pointing at them.
 type Function struct {
-	Name     string         `json:"name"`
-	Latest   int            `json:"latest"`
-	Aliases  map[string]int `json:"aliases"`
-	Versions []Version      `json:"versions"`
-	Created  time.Time      `json:"created"`
-	Updated  time.Time      `json:"updated"`
+	Name    string         `json:"name"`
+	Latest  int            `json:"latest"`
+	Aliases map[string]int `json:"aliases"`
+	// Weights holds the canary split of an alias: alias → extra version →
+	// percent of its invocations (the rest run the alias's own version).
+	// Records stored before weights existed have none.
+	Weights  map[string]map[int]int `json:"weights,omitempty"`
+	Versions []Version              `json:"versions"`
+	Created  time.Time              `json:"created"`
+	Updated  time.Time              `json:"updated"`
 }
 
 // Version returns version n, or nil.
@@ -57,9 +67,9 @@ func (f *Function) Version(n int) *Version {
 }
 
 // Current is the version plain invocations run: alias "live" when set,
-// else the latest.
+// else the latest. It ignores weights; Route applies them.
 func (f *Function) Current() *Version {
-	if n, ok := f.Aliases["live"]; ok {
+	if n, ok := f.Aliases[AliasLive]; ok {
 		if v := f.Version(n); v != nil {
 			return v
 		}
@@ -68,7 +78,8 @@ func (f *Function) Current() *Version {
 }
 
 // Resolve finds the version a qualifier names: "" (current), an alias, or
-// a version number.
+// a version number. For an alias it is the alias's own version, whatever
+// its weights; Route applies them.
 func (f *Function) Resolve(qualifier string) *Version {
 	if qualifier == "" {
 		return f.Current()

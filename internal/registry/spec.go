@@ -27,16 +27,27 @@ type Spec struct {
 	Memory         int               `json:"memory,omitempty" yaml:"memory,omitempty"`
 	Timeout        Duration          `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 	MaxInstances   int               `json:"maxInstances,omitempty" yaml:"maxInstances,omitempty"`
+	MinInstances   int               `json:"minInstances,omitempty" yaml:"minInstances,omitempty"`
+	IdleTimeout    Duration          `json:"idleTimeout,omitempty" yaml:"idleTimeout,omitempty"`
 	MaxQueue       int               `json:"maxQueue,omitempty" yaml:"maxQueue,omitempty"`
 	QueueTimeout   Duration          `json:"queueTimeout,omitempty" yaml:"queueTimeout,omitempty"`
 	MaxInputBytes  int               `json:"maxInputBytes,omitempty" yaml:"maxInputBytes,omitempty"`
 	MaxOutputBytes int               `json:"maxOutputBytes,omitempty" yaml:"maxOutputBytes,omitempty"`
 	Env            map[string]string `json:"env,omitempty" yaml:"env,omitempty"`
 	Auth           string            `json:"auth,omitempty" yaml:"auth,omitempty"`
+	// Async invocations (async.go).
+	MaxRetries   *int         `json:"maxRetries,omitempty" yaml:"maxRetries,omitempty"`
+	RetryBackoff Duration     `json:"retryBackoff,omitempty" yaml:"retryBackoff,omitempty"`
+	OnSuccess    *Destination `json:"onSuccess,omitempty" yaml:"onSuccess,omitempty"`
+	OnFailure    *Destination `json:"onFailure,omitempty" yaml:"onFailure,omitempty"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 var envRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// DefaultIdleTimeout is how long an instance may stay idle before the
+// scaler closes it, unless the spec says otherwise.
+const DefaultIdleTimeout = 5 * time.Minute
 
 // ValidName reports whether name is a valid function name.
 func ValidName(name string) bool { return nameRE.MatchString(name) }
@@ -53,9 +64,13 @@ func (s Spec) WithDefaults() Spec {
 	s.QueueTimeout = Duration(l.QueueTimeout)
 	s.MaxInputBytes = l.MaxInputBytes
 	s.MaxOutputBytes = l.MaxOutputBytes
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = Duration(DefaultIdleTimeout)
+	}
 	if s.Auth == "" {
 		s.Auth = AuthNone
 	}
+	s = s.asyncDefaults()
 	return s
 }
 
@@ -72,6 +87,10 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("timeout: %s is outside 1ms-15m", time.Duration(s.Timeout))
 	case s.MaxInstances < 0 || s.MaxInstances > 1024:
 		return fmt.Errorf("maxInstances: %d is outside 1-1024", s.MaxInstances)
+	case s.MinInstances < 0 || s.MinInstances > s.Limits().MaxInstances:
+		return fmt.Errorf("minInstances: %d is outside 0-%d (maxInstances)", s.MinInstances, s.Limits().MaxInstances)
+	case s.IdleTimeout < 0 || (s.IdleTimeout > 0 && time.Duration(s.IdleTimeout) < time.Second) || time.Duration(s.IdleTimeout) > 24*time.Hour:
+		return fmt.Errorf("idleTimeout: %s is outside 1s-24h", time.Duration(s.IdleTimeout))
 	case s.MaxQueue < -1 || s.MaxQueue > 100000:
 		return fmt.Errorf("maxQueue: %d is outside -1 (no queue) to 100000", s.MaxQueue)
 	case s.QueueTimeout < 0 || time.Duration(s.QueueTimeout) > 15*time.Minute:
@@ -88,7 +107,7 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("env: %q is not a valid variable name", k)
 		}
 	}
-	return nil
+	return s.validateAsync()
 }
 
 // Limits converts s to runtime limits (defaults filled in).

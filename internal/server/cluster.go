@@ -116,7 +116,7 @@ func (s *Server) startCluster(ctx context.Context, js jetstream.JetStream) error
 	return nil
 }
 
-func nodeKey(id string) string        { return "node." + id }
+func nodeKey(id string) string       { return "node." + id }
 func invokeSubject(id string) string { return "baton.node." + id + ".invoke" }
 
 func (c *cluster) update(e jetstream.KeyValueEntry) {

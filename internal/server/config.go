@@ -28,6 +28,28 @@ type Config struct {
 	// HeartbeatInterval is how often the node announces itself and its
 	// load to the cluster (default 2s).
 	HeartbeatInterval time.Duration
+	// AsyncWorkers is how many async invocations this node runs at once
+	// (default 16; negative: none, the node only accepts them).
+	AsyncWorkers int
+	// AsyncAckWait is how long an async invocation may go without a sign
+	// of life from its worker before another node gets it: how soon the
+	// work of a killed node is redelivered (default 30s).
+	AsyncAckWait time.Duration
+	// ResultRetention is how long async invocation records, results and
+	// idempotency keys are kept after their last update (default 24h).
+	ResultRetention time.Duration
+	// ChainWorkers is how many chain work items this node handles at once
+	// (default 64).
+	ChainWorkers int
+	// ChainAckWait is how long a chain step may go without a sign of life
+	// from its node before another node resumes the execution (default 30s).
+	ChainAckWait time.Duration
+	// ChainHistoryRetention is how long chain execution history is kept
+	// (default 7 days).
+	ChainHistoryRetention time.Duration
+	// ScaleInterval is how often the scaler observes the instance pools,
+	// prewarms and scales them down (default 1s).
+	ScaleInterval time.Duration
 	// ShutdownTimeout bounds a graceful stop (default 10s).
 	ShutdownTimeout time.Duration
 	// Logger receives the server log (default: slog.Default()).

@@ -27,10 +27,19 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/fn/{fn}", s.handleInvoke)
 	mux.HandleFunc("/fn/{fn}/{rest...}", s.handleInvoke)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.Handle("GET /api/v1/status", s.admin(s.handleStatus))
 	mux.Handle("GET /api/v1/functions", s.admin(s.handleList))
 	mux.Handle("POST /api/v1/functions", s.admin(s.handleDeploy))
 	mux.Handle("GET /api/v1/functions/{name}", s.admin(s.handleGet))
 	mux.Handle("DELETE /api/v1/functions/{name}", s.admin(s.handleDelete))
+	mux.Handle("GET /api/v1/functions/{name}/versions", s.admin(s.handleVersions))
+	mux.Handle("GET /api/v1/functions/{name}/aliases", s.admin(s.handleAliases))
+	mux.Handle("PUT /api/v1/functions/{name}/aliases/{alias}", s.admin(s.handleSetAlias))
+	mux.Handle("DELETE /api/v1/functions/{name}/aliases/{alias}", s.admin(s.handleDeleteAlias))
+	mux.Handle("POST /api/v1/functions/{name}/rollback", s.admin(s.handleRollback))
+	mux.Handle("GET /api/v1/nodes", s.admin(s.handleNodes))
+	s.asyncRoutes(mux)
+	s.chainRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, event.Errorf(event.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})
@@ -122,6 +131,10 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := v.Spec.Limits().MaxInputBytes
+	runAsync := wantsAsync(r)
+	if runAsync {
+		limit = s.asyncLimit(limit)
+	}
 	if r.ContentLength > int64(limit) {
 		writeError(w, event.Errorf(event.CodeInputTooLarge, "body is %d bytes, more than the %d %s allows", r.ContentLength, limit, fn.Name))
 		return
@@ -134,6 +147,10 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeError(w, event.Errorf(event.CodeBadRequest, "reading body: %v", err))
+		return
+	}
+	if runAsync {
+		s.submitAsync(w, r, ref, body)
 		return
 	}
 	f, err := s.function(r.Context(), fn.Name, v)
@@ -167,6 +184,12 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Baton-Invocation-Id", id)
 	h.Set("X-Baton-Version", strconv.Itoa(v.Version))
 	if err := f.Invoke(r.Context(), &ev, resp); err != nil {
+		if errors.Is(err, event.ErrBusy) && s.cluster != nil {
+			// Every local instance is busy: let a peer serve it.
+			if s.forward(w, r.Context(), fn.Name+":"+strconv.Itoa(v.Version), &ev, v.Spec.Limits()) {
+				return
+			}
+		}
 		if event.CodeOf(err) == event.CodeInternal {
 			s.log.Error("invocation failed", "function", fn.Name, "version", v.Version, "invocation_id", id, "err", err)
 		}
@@ -186,20 +209,21 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 
 // functionView is the API's view of a function (docs/http-api.md).
 type functionView struct {
-	Name     string             `json:"name"`
-	Latest   int                `json:"latest"`
-	Aliases  map[string]int     `json:"aliases"`
-	Spec     registry.Spec      `json:"spec"`
-	Mode     string             `json:"mode"`
-	SHA256   string             `json:"sha256"`
-	Size     int64              `json:"size"`
-	Created  time.Time          `json:"created"`
-	Updated  time.Time          `json:"updated"`
-	Versions []registry.Version `json:"versions"`
+	Name     string                 `json:"name"`
+	Latest   int                    `json:"latest"`
+	Aliases  map[string]int         `json:"aliases"`
+	Weights  map[string]map[int]int `json:"weights,omitempty"`
+	Spec     registry.Spec          `json:"spec"`
+	Mode     string                 `json:"mode"`
+	SHA256   string                 `json:"sha256"`
+	Size     int64                  `json:"size"`
+	Created  time.Time              `json:"created"`
+	Updated  time.Time              `json:"updated"`
+	Versions []registry.Version     `json:"versions"`
 }
 
 func view(fn *registry.Function) functionView {
-	v := functionView{Name: fn.Name, Latest: fn.Latest, Aliases: fn.Aliases, Created: fn.Created, Updated: fn.Updated, Versions: fn.Versions}
+	v := functionView{Name: fn.Name, Latest: fn.Latest, Aliases: fn.Aliases, Weights: fn.Weights, Created: fn.Created, Updated: fn.Updated, Versions: fn.Versions}
 	if cur := fn.Version(fn.Latest); cur != nil {
 		v.Spec, v.Mode, v.SHA256, v.Size = cur.Spec, cur.Mode, cur.SHA256, cur.Size
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +27,8 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/baton-run/baton/event"
+	"github.com/baton-run/baton/internal/async"
+	"github.com/baton-run/baton/internal/chain"
 	"github.com/baton-run/baton/internal/registry"
 	"github.com/baton-run/baton/runtime"
 )
@@ -51,10 +54,15 @@ type Server struct {
 	ln      net.Listener
 	httpSrv *http.Server
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	ready  atomic.Bool
-	closed atomic.Bool
+	cancel  context.CancelFunc
+	runCtx  context.Context // ends when Close starts
+	cluster *cluster
+	scaler  atomic.Pointer[scaler] // set by Start; read by the registry watch
+	async   *async.Queue
+	chains  *chain.Engine
+	wg      sync.WaitGroup
+	ready   atomic.Bool
+	closed  atomic.Bool
 
 	mu      sync.RWMutex
 	fns     map[string]*registry.Function
@@ -88,6 +96,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.CacheDir == "" {
 		c.CacheDir = filepath.Join(c.DataDir, "cache")
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 2 * time.Second
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
@@ -147,7 +158,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	s.runCtx, s.cancel = runCtx, cancel
 	watchDone, err := s.reg.Watch(runCtx, s.onChange)
 	if err != nil {
 		return err
@@ -159,6 +170,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		if err := s.deployExamples(ctx); err != nil {
 			return err
 		}
+	}
+	if err := s.startAsync(ctx, js); err != nil {
+		return err
+	}
+	if err := s.startChains(ctx, js); err != nil {
+		return err
 	}
 
 	s.ln, err = net.Listen("tcp", s.cfg.HTTPAddr)
@@ -177,6 +194,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
+	if err := s.startCluster(ctx, js); err != nil {
+		return err
+	}
+	s.startScaler()
 	s.ready.Store(true)
 	s.log.Info("baton ready", "http", "http://"+s.ln.Addr().String(), "nats", s.NATSURL(), "data_dir", s.cfg.DataDir, "version", Version)
 	return nil
@@ -346,18 +367,18 @@ func (s *Server) onChange(c registry.Change) {
 	for _, f := range unload {
 		_ = f.Close(context.Background())
 	}
+	s.kickScaler()
 }
 
+// referenced reports whether an alias or an alias's canary weights point
+// at version, so that it stays loaded.
 func referenced(fn *registry.Function, version int) bool {
-	for _, v := range fn.Aliases {
-		if v == version {
-			return true
-		}
-	}
-	return false
+	return fn.References(version)
 }
 
-// lookup finds the version "name[:qualifier]" names.
+// lookup finds the version an invocation of "name[:qualifier]" runs: a
+// number is that version; an alias with canary weights (and a plain name
+// when live has them) picks one at random by weight.
 func (s *Server) lookup(ref string) (*registry.Function, *registry.Version, error) {
 	name, qual, _ := strings.Cut(ref, ":")
 	s.mu.RLock()
@@ -366,7 +387,7 @@ func (s *Server) lookup(ref string) (*registry.Function, *registry.Version, erro
 	if fn == nil {
 		return nil, nil, event.Errorf(event.CodeFunctionNotFound, "no function named %q", name)
 	}
-	v := fn.Resolve(qual)
+	v := fn.Route(qual, mrand.IntN(100))
 	if v == nil {
 		return nil, nil, event.Errorf(event.CodeFunctionNotFound, "function %q has no version or alias %q", name, qual)
 	}

@@ -1,0 +1,427 @@
+package chain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/baton-run/baton/event"
+	"github.com/baton-run/baton/scheduler/asl"
+)
+
+// shutdownGrace bounds how long Run lets running steps finish after its
+// context ends before cancelling them (their work is redelivered).
+const shutdownGrace = 5 * time.Second
+
+// Run consumes work items with the shared durable consumer until ctx
+// ends. Every node runs one; a node that dies leaves its items unacked,
+// and JetStream redelivers them to another node after AckWait.
+func (e *Engine) Run(ctx context.Context) error {
+	cons, err := e.js.CreateOrUpdateConsumer(ctx, WorkStream, jetstream.ConsumerConfig{
+		Durable:       Consumer,
+		Description:   "baton chain workers of every node",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       e.opts.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 65536,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("creating consumer %s: %w", Consumer, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(e.opts.Workers))
+	if err != nil {
+		return fmt.Errorf("consuming %s: %w", WorkStream, err)
+	}
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopIt := context.AfterFunc(ctx, it.Stop)
+	defer stopIt()
+
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, e.opts.Workers)
+loop:
+	for {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break loop
+		}
+		msg, err := it.Next()
+		if err != nil {
+			<-sem
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				break
+			}
+			e.log.Warn("chain: fetching work", "err", err)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			e.handle(workCtx, msg)
+		}()
+	}
+	it.Stop()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownGrace):
+		cancelWork()
+		<-done
+	}
+	return nil
+}
+
+// outcome says how to settle a work item.
+type outcome struct {
+	retry bool          // redeliver (at once, or after delay)
+	delay time.Duration // with retry: when
+}
+
+var (
+	done      = outcome{}
+	retrySoon = outcome{retry: true, delay: time.Second}
+)
+
+func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) {
+	var it workItem
+	if err := json.Unmarshal(msg.Data(), &it); err != nil || !validID(it.ID) {
+		e.log.Error("chain: dropping an undecodable work item", "subject", msg.Subject(), "err", err)
+		_ = msg.Term()
+		return
+	}
+	stop := e.heartbeat(msg)
+	o := e.advance(ctx, &it)
+	stop()
+	switch {
+	case !o.retry:
+		_ = msg.Ack()
+	case o.delay > 0:
+		_ = msg.NakWithDelay(o.delay)
+	default:
+		_ = msg.Nak()
+	}
+}
+
+// heartbeat tells the server the item is in progress every AckWait/3
+// until the returned function is called.
+func (e *Engine) heartbeat(msg jetstream.Msg) func() {
+	stop := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(e.opts.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { close(stop); <-exited }
+}
+
+// advance drives execution it.ID as far as it can go without waiting:
+// it runs tasks inline, records every step (snapshot with compare-and-set,
+// then history) before starting the next, and returns when the execution
+// ends, waits (timer, children) or this node stops.
+func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
+	x, rev, err := e.load(ctx, it.ID)
+	if event.CodeOf(err) == event.CodeNotFound {
+		return done
+	}
+	if err != nil {
+		e.log.Warn("chain: loading execution", "execution", it.ID, "err", err)
+		return retrySoon
+	}
+	if err := e.flushOutbox(ctx, x); err != nil {
+		return retrySoon
+	}
+	var pending jetstream.PubAckFuture // history of our last step, in flight
+	defer func() {
+		if err := waitAck(ctx, pending); err != nil && !o.retry {
+			o = retrySoon // the outbox is flushed by the next delivery
+		}
+	}()
+	reload := func() bool {
+		x, rev, err = e.load(ctx, it.ID)
+		return err == nil
+	}
+	for {
+		if ctx.Err() != nil {
+			return outcome{retry: true}
+		}
+		if x.Final() {
+			if err := waitAck(ctx, pending); err != nil {
+				return retrySoon
+			}
+			pending = nil
+			if x.Parent != "" && x.Status != asl.StatusAborted {
+				if err := e.notifyParent(ctx, x); err != nil {
+					return retrySoon
+				}
+			}
+			return done
+		}
+		m, err := e.machine(ctx, x.Chain, x.Version)
+		if err != nil {
+			if event.CodeOf(err) == event.CodeUnavailable {
+				return retrySoon
+			}
+			m = nil
+		}
+		now := e.opts.Clock.Now().UTC()
+		deadline := e.deadline(m, x)
+		var ev asl.Event
+		var cancel []string
+		switch {
+		case m == nil:
+			e.finish(x, now, asl.StatusFailed, asl.ErrorRuntime, err.Error(), "ExecutionFailed")
+		case !deadline.IsZero() && !now.Before(deadline):
+			e.finish(x, now, asl.StatusTimedOut, asl.ErrorTimeout, "The execution timed out", "ExecutionTimedOut")
+			cancel = runningChildren(x)
+		case x.State.Status == "":
+			ev = asl.Event{Kind: asl.EventStart}
+		case x.Next != nil && x.Next.Kind == asl.DecideStartChildren:
+			if err := e.startChildren(ctx, x, now); err != nil {
+				return retrySoon
+			}
+			x.Next, x.Outbox = &asl.Decision{Kind: asl.DecideAwaitChildren}, nil
+			if err := waitAck(ctx, pending); err != nil {
+				return retrySoon
+			}
+			pending = nil
+			nrev, err := e.save(ctx, x, rev)
+			if errors.Is(err, errConflict) {
+				if !reload() {
+					return retrySoon
+				}
+				continue
+			}
+			if err != nil {
+				return retrySoon
+			}
+			rev = nrev
+			continue
+		case it.Event != nil:
+			if !childEndCurrent(x, it) {
+				return done // a late or repeated report: nothing to do
+			}
+			ev = *it.Event
+			cancel = without(runningChildren(x), it.Child)
+		case x.Next == nil:
+			return done
+		case x.Next.Kind == asl.DecideRunTask:
+			ev, err = e.runTask(ctx, x, deadline)
+			if err != nil {
+				return outcome{retry: true} // this node is stopping
+			}
+			if now = e.opts.Clock.Now().UTC(); !deadline.IsZero() && !now.Before(deadline) {
+				continue // timed out while the task ran
+			}
+		case x.Next.Kind == asl.DecideWait:
+			until := x.Next.Until
+			if !deadline.IsZero() && deadline.Before(until) {
+				until = deadline
+			}
+			if e.virtual {
+				if err := e.opts.Clock.SleepUntil(ctx, until); err != nil {
+					return outcome{retry: true}
+				}
+			} else if d := until.Sub(now); d > 0 {
+				return outcome{retry: true, delay: d} // a durable timer
+			}
+			if until.Equal(deadline) {
+				continue
+			}
+			ev = asl.Event{Kind: asl.EventTimerFired}
+		case x.Next.Kind == asl.DecideContinue:
+			ev = asl.Event{Kind: asl.EventContinue}
+		default: // AwaitChildren with no report, or an ended decision
+			return done
+		}
+		if ev.Kind != "" {
+			ev.Time = e.opts.Clock.Now().UTC()
+			d, err := m.Step(x.State, ev)
+			if err != nil {
+				e.finish(x, ev.Time, asl.StatusFailed, asl.ErrorRuntime, err.Error(), "ExecutionFailed")
+			} else {
+				e.apply(x, d, ev.Time)
+				if !d.CancelChildren {
+					cancel = nil
+				}
+			}
+		}
+		if err := waitAck(ctx, pending); err != nil {
+			return retrySoon
+		}
+		pending = nil
+		nrev, err := e.save(ctx, x, rev)
+		if errors.Is(err, errConflict) {
+			if !reload() {
+				return retrySoon
+			}
+			continue // someone else moved it (a stop, another report): look again
+		}
+		if err != nil {
+			e.log.Warn("chain: recording a step", "execution", x.ID, "err", err)
+			return retrySoon
+		}
+		rev = nrev
+		if pending, err = e.publishOutbox(x); err != nil {
+			return retrySoon
+		}
+		it.Event = nil
+		for _, id := range cancel {
+			e.abort(ctx, id)
+		}
+	}
+}
+
+// deadline is when a root execution times out (zero: never).
+func (e *Engine) deadline(m *asl.Machine, x *Execution) time.Time {
+	if m == nil || x.Parent != "" || m.TimeoutSeconds <= 0 {
+		return time.Time{}
+	}
+	return x.Started.Add(time.Duration(m.TimeoutSeconds) * time.Second)
+}
+
+func without(ids []string, id string) []string {
+	out := ids[:0]
+	for _, x := range ids {
+		if x != id {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// apply records a decision in x.
+func (e *Engine) apply(x *Execution, d asl.Decision, now time.Time) {
+	x.Outbox = d.Events
+	d.Events = nil
+	switch d.Kind {
+	case asl.DecideSucceed:
+		x.Status, x.Output, x.Stopped = asl.StatusSucceeded, d.Output, now
+		d.Output = nil
+	case asl.DecideFail:
+		x.Status, x.Error, x.Cause, x.Stopped = asl.StatusFailed, d.Error, d.Cause, now
+	}
+	x.Next = &d
+}
+
+// finish ends x outside the interpreter (timeout, a definition gone).
+func (e *Engine) finish(x *Execution, now time.Time, status asl.Status, name, cause, evType string) {
+	x.Status, x.Error, x.Cause, x.Stopped = status, name, cause, now
+	x.State.Status, x.State.Error, x.State.Cause = status, name, cause
+	x.Next = nil
+	if x.Parent == "" {
+		appendEvent(x, asl.HistoryEvent{Time: now, Type: evType, Error: name, Cause: cause})
+	} else {
+		x.Outbox = nil
+	}
+}
+
+func childEndCurrent(x *Execution, it *workItem) bool {
+	st := x.State
+	if st.Awaiting != asl.AwaitChildren || st.Fanout == nil || x.Next == nil || x.Next.Kind != asl.DecideAwaitChildren {
+		return false
+	}
+	i := it.Event.Child
+	return it.Fanout == fanoutKey(st) && i >= 0 && i < len(st.Fanout.Done) && !st.Fanout.Done[i]
+}
+
+// startChildren records and queues the children of a StartChildren
+// decision. Both are idempotent, so a crash half-way is repaired by
+// doing it again.
+func (e *Engine) startChildren(ctx context.Context, x *Execution, now time.Time) error {
+	key := fanoutKey(x.State)
+	for _, c := range x.Next.Children {
+		id := childID(x.ID, key, c.Index)
+		rec := &Execution{ID: id, Chain: x.Chain, Version: x.Version, Parent: x.ID, Fanout: key, Index: c.Index,
+			Status: asl.StatusRunning, Input: c.Input, Started: now, State: c}
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if _, err := e.execs.Create(ctx, id, data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return unavailable("recording a branch", err)
+		}
+		if err := e.enqueue(ctx, workItem{ID: id}, id+"/start"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// notifyParent queues the report of child x's end to its parent.
+func (e *Engine) notifyParent(ctx context.Context, x *Execution) error {
+	ev := &asl.Event{Kind: asl.EventChildSucceeded, Child: x.Index, Output: x.Output}
+	if x.Status != asl.StatusSucceeded {
+		ev = &asl.Event{Kind: asl.EventChildFailed, Child: x.Index, Error: x.Error, Cause: x.Cause}
+	}
+	return e.enqueue(ctx, workItem{ID: x.Parent, Event: ev, Child: x.ID, Fanout: x.Fanout}, x.ID+"/end")
+}
+
+// IdempotencyKey is the key a Task invocation carries: stable across
+// redeliveries of the same step attempt, different for each retry and
+// each time the state is entered again.
+func IdempotencyKey(execID string, enteredEventID int64, attempt int) string {
+	return execID + "/" + strconv.FormatInt(enteredEventID, 10) + "/" + strconv.Itoa(attempt)
+}
+
+// runTask runs the task of x's RunTask decision and returns its outcome
+// as an event; the error is set only when ctx ended (node stopping).
+func (e *Engine) runTask(ctx context.Context, x *Execution, deadline time.Time) (asl.Event, error) {
+	call := x.Next.Task
+	if call == nil {
+		return asl.Event{Kind: asl.EventTaskFailed, Error: asl.ErrorRuntime, Cause: "no task call recorded"}, nil
+	}
+	if e.opts.Invoke == nil {
+		return asl.Event{Kind: asl.EventTaskFailed, Error: asl.ErrorTaskFailed, Cause: "no task invoker is configured"}, nil
+	}
+	tctx, cancel := ctx, context.CancelFunc(func() {})
+	if call.TimeoutSeconds > 0 {
+		tctx, cancel = context.WithTimeout(ctx, time.Duration(call.TimeoutSeconds)*time.Second)
+	}
+	defer cancel()
+	if !deadline.IsZero() && !e.virtual {
+		var c2 context.CancelFunc
+		tctx, c2 = context.WithDeadline(tctx, deadline)
+		defer c2()
+	}
+	out, err := e.opts.Invoke(tctx, call, IdempotencyKey(x.ID, x.State.EnteredEventID, call.Attempt))
+	if err != nil {
+		if ctx.Err() != nil {
+			return asl.Event{}, ctx.Err()
+		}
+		if tctx.Err() != nil || event.CodeOf(err) == event.CodeTimeout {
+			cause := "the task timed out"
+			if call.TimeoutSeconds > 0 {
+				cause = fmt.Sprintf("the task did not finish within %d seconds", call.TimeoutSeconds)
+			}
+			return asl.Event{Kind: asl.EventTaskFailed, Error: asl.ErrorTimeout, Cause: cause}, nil
+		}
+		name, cause := asl.ErrorNameCause(err)
+		return asl.Event{Kind: asl.EventTaskFailed, Error: name, Cause: cause}, nil
+	}
+	if len(out) == 0 {
+		out = json.RawMessage("null")
+	}
+	if !json.Valid(out) {
+		return asl.Event{Kind: asl.EventTaskFailed, Error: asl.ErrorTaskFailed, Cause: "the task returned invalid JSON"}, nil
+	}
+	return asl.Event{Kind: asl.EventTaskSucceeded, Output: out}, nil
+}
