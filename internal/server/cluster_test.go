@@ -56,6 +56,9 @@ func TestTwoNodes(t *testing.T) {
 	testutil.Eventually(t, 5*time.Second, "both nodes to list each other", func() bool {
 		return len(nodeIDs(t, a)) == 2 && len(nodeIDs(t, b)) == 2
 	})
+	if a.srv.Token() != b.srv.Token() {
+		t.Fatal("the nodes of one cluster have different admin tokens")
+	}
 	if ids := nodeIDs(t, a); ids[0] != a.srv.NodeID() {
 		t.Fatalf("nodes %v: this node should come first", ids)
 	}

@@ -146,6 +146,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("opening JetStream: %w", err)
 	}
+	if err := s.shareToken(ctx, js); err != nil {
+		return err
+	}
 	if s.reg, err = registry.Open(ctx, js); err != nil {
 		return err
 	}
@@ -322,6 +325,37 @@ func Run(ctx context.Context, cfg Config) error {
 	<-ctx.Done()
 	s.log.Info("baton stopping")
 	return s.Close()
+}
+
+// shareToken makes every node of a cluster use one admin token: the first
+// node stores its token in the KV bucket baton_config; a node that joins
+// later adopts that token and writes it to its own token file.
+func (s *Server) shareToken(ctx context.Context, js jetstream.JetStream) error {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      "baton_config",
+		Description: "baton cluster settings",
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return fmt.Errorf("opening KV bucket baton_config: %w", err)
+	}
+	if _, err := kv.Create(ctx, "admin-token", []byte(s.token)); err == nil {
+		return nil
+	} else if !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("storing the admin token: %w", err)
+	}
+	e, err := kv.Get(ctx, "admin-token")
+	if err != nil {
+		return fmt.Errorf("reading the cluster's admin token: %w", err)
+	}
+	if t := string(e.Value()); t != s.token {
+		s.token = t
+		if err := os.WriteFile(filepath.Join(s.cfg.DataDir, TokenFile), []byte(t+"\n"), 0o600); err != nil {
+			return fmt.Errorf("writing token: %w", err)
+		}
+		s.log.Info("adopted the cluster's admin token", "file", filepath.Join(s.cfg.DataDir, TokenFile))
+	}
+	return nil
 }
 
 func loadOrCreateToken(path string) (string, error) {
