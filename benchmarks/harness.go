@@ -37,8 +37,9 @@ func (t target) met(x float64) bool {
 //	scenario=NAME baseline=X baton=Y unit=U ratio=R target=T
 //
 // Ratio is the value Target applies to. For most scenarios it is
-// baton/baseline, so "<=1.3" means "at most 30% slower" and ">=0.85" (a
-// throughput) means "at least 85% of the baseline". For the lines that
+// baton/baseline (for sampled sides the median of the per-round ratios,
+// see pairedResult), so "<=1.3" means "at most 30% slower" and ">=0.85"
+// (a throughput) means "at least 85% of the baseline". For the lines that
 // compare an absolute difference (names ending in _added, and the allocs
 // line) it is baton-baseline, in Unit.
 type result struct {
@@ -207,11 +208,15 @@ func roundUp(v float64, digits int) float64 {
 	return math.Ceil(v*p) / p
 }
 
-// pairedNote describes the per-round ratios baton/baseline: interleave
-// takes each round's two samples back to back, so their ratio is less
-// exposed to machine noise than the ratio of the medians printed on the
-// line. A wide range means a noisy run.
-func pairedNote(baseline, baton []float64) string {
+// pairedResult compares two sides sampled by interleave. Baseline and
+// Baton are the medians of each side's samples; Ratio is the median of the
+// per-round ratios baton/baseline. interleave takes each round's two
+// samples back to back, so their ratio cancels what the machine was doing
+// at the time, where the ratio of the two medians can pair a quiet
+// baseline round with a busy baton round. The note gives the range of the
+// per-round ratios (wide: a noisy run) and the ratio of the medians.
+func pairedResult(name, unit string, baseline, baton []float64, t target) result {
+	r := ratioResult(name, unit, median(baseline), median(baton), t)
 	rs := make([]float64, 0, len(baseline))
 	for i := range min(len(baseline), len(baton)) {
 		if baseline[i] != 0 {
@@ -219,10 +224,13 @@ func pairedNote(baseline, baton []float64) string {
 		}
 	}
 	if len(rs) == 0 {
-		return ""
+		return r
 	}
-	return fmt.Sprintf("per-round ratios: median %s, range %s-%s",
-		formatNum(median(rs)), formatNum(percentile(rs, 0)), formatNum(percentile(rs, 100)))
+	r.Note = fmt.Sprintf("per-round ratios %s-%s, ratio of the medians %s",
+		formatNum(percentile(rs, 0)), formatNum(percentile(rs, 100)), formatNum(r.Ratio))
+	r.Ratio = median(rs)
+	r.Pass = t.met(r.Ratio)
+	return r
 }
 
 // joinNotes joins the non-empty notes with "; ".

@@ -153,10 +153,19 @@ func TestInterleaveABBA(t *testing.T) {
 	}
 }
 
-func TestPairedNote(t *testing.T) {
-	got := pairedNote([]float64{10, 20, 40}, []float64{11, 30, 40})
-	if want := "per-round ratios: median 1.1, range 1-1.5"; got != want {
-		t.Errorf("pairedNote = %q, want %q", got, want)
+func TestPairedResult(t *testing.T) {
+	// Round 2 pairs a fast baseline with a slow baton sample: the ratio of
+	// the medians (30/20 = 1.5) misses the target, the per-round ratios
+	// (1.1, 1.5, 1) have median 1.1.
+	r := pairedResult("p", "ms", []float64{10, 20, 40}, []float64{11, 30, 40}, atMost(1.2))
+	if r.Baseline != 20 || r.Baton != 30 || r.Ratio != 1.1 || !r.Pass {
+		t.Errorf("pairedResult = %+v", r)
+	}
+	if want := "per-round ratios 1-1.5, ratio of the medians 1.5"; r.Note != want {
+		t.Errorf("note %q, want %q", r.Note, want)
+	}
+	if want := "scenario=p baseline=20 baton=30 unit=ms ratio=1.1 target=<=1.2"; r.line() != want {
+		t.Errorf("line %q, want %q", r.line(), want)
 	}
 	if got := joinNotes("a", "", "b"); got != "a; b" {
 		t.Errorf("joinNotes = %q", got)

@@ -292,15 +292,14 @@ func runHTTP(ctx context.Context, c *config) ([]result, error) {
 		c.rounds, c.duration, c.clients, list(bs, rps), list(ns, rps))
 	// Throughput: higher is better, so the target is a lower bound on
 	// baton/baseline.
-	r1 := ratioResult("http_warm_rps", "req/s", field(bs, rps), field(ns, rps), atLeast(0.85))
-	r1.Note = joinNotes(detail, pairedNote(values(bs, rps), values(ns, rps)))
+	r1 := pairedResult("http_warm_rps", "req/s", values(bs, rps), values(ns, rps), atLeast(0.85))
+	r1.Note = joinNotes(detail, r1.Note)
 	if cpu := func(r loadResult) float64 { return r.cpu }; field(bs, cpu) > 0 {
 		r1.Note = joinNotes(r1.Note, fmt.Sprintf("process CPU per request (load generator included): baseline %s us, baton %s us",
 			formatNum(field(bs, cpu)), formatNum(field(ns, cpu))))
 	}
-	r2 := ratioResult("http_warm_p99", "us", field(bs, p99), field(ns, p99), atMost(1.5))
-	r2.Note = fmt.Sprintf("p50 baseline %s us, baton %s us; rounds: baseline [%s], baton [%s]",
-		formatNum(field(bs, p50)), formatNum(field(ns, p50)), list(bs, p99), list(ns, p99))
-	r2.Note = joinNotes(r2.Note, pairedNote(values(bs, p99), values(ns, p99)))
+	r2 := pairedResult("http_warm_p99", "us", values(bs, p99), values(ns, p99), atMost(1.5))
+	r2.Note = joinNotes(fmt.Sprintf("p50 baseline %s us, baton %s us; rounds: baseline [%s], baton [%s]",
+		formatNum(field(bs, p50)), formatNum(field(ns, p50)), list(bs, p99), list(ns, p99)), r2.Note)
 	return []result{r1, r2}, nil
 }

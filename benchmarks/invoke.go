@@ -172,9 +172,9 @@ func runWarmInvoke(ctx context.Context, c *config) ([]result, error) {
 	// the ratio line's target is that budget over this run's baseline, so
 	// the two lines pass or fail together.
 	budget := (p50raw + 1000) / p50raw
-	main := ratioResult("warm_invoke_64B", "ns/op", p50raw, p50baton, atMost(roundUp(budget, 3)))
+	main := pairedResult("warm_invoke_64B", "ns/op", raws, batons, atMost(roundUp(budget, 3)))
 	main.Note = joinNotes(fmt.Sprintf("p50 of %d batches of %d calls per side (cancellable context); p90 raw %s ns, baton %s ns",
-		warmBatches, warmBatch, formatNum(percentile(raws, 90)), formatNum(percentile(batons, 90))), pairedNote(raws, batons))
+		warmBatches, warmBatch, formatNum(percentile(raws, 90)), formatNum(percentile(batons, 90))), main.Note)
 	added := deltaResult("warm_invoke_64B_added", "ns", p50raw, p50baton, atMost(1000))
 	added.Note = "DESIGN.md target: at most 1 µs added at p50"
 	allocs := deltaResult("warm_invoke_allocs", "allocs/op", rawAllocs, batonAllocs, atMost(0))

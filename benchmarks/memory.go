@@ -210,8 +210,8 @@ func runIdleMemory(ctx context.Context, c *config) ([]result, error) {
 		}
 		return xs
 	}
-	r := ratioResult("idle_instance_memory", "bytes", median(pick(raws, false)), median(pick(batons, false)), atMost(1.15))
+	r := pairedResult("idle_instance_memory", "bytes", pick(raws, false), pick(batons, false), atMost(1.15))
 	r.Note = joinNotes(fmt.Sprintf("RSS growth per idle instance, median of %d rounds of %d %s instances per side; live heap per instance: raw %s, baton %s bytes",
-		memSamples, n, name, formatNum(median(pick(raws, true))), formatNum(median(pick(batons, true)))), pairedNote(pick(raws, false), pick(batons, false)), note)
+		memSamples, n, name, formatNum(median(pick(raws, true))), formatNum(median(pick(batons, true)))), r.Note, note)
 	return []result{r}, nil
 }

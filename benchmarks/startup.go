@@ -147,8 +147,8 @@ func runColdStart(ctx context.Context, c *config) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := ratioResult("cold_start_disk_cache", "ms", median(raws), median(batons), atMost(1.2))
-	r.Note = joinNotes(fmt.Sprintf("%s.wasm (%d KiB), median of %d restarts per side", name, len(wasm)>>10, coldSamples), pairedNote(raws, batons), note)
+	r := pairedResult("cold_start_disk_cache", "ms", raws, batons, atMost(1.2))
+	r.Note = joinNotes(fmt.Sprintf("%s.wasm (%d KiB), median of %d restarts per side", name, len(wasm)>>10, coldSamples), r.Note, note)
 	return []result{r}, nil
 }
 
@@ -267,7 +267,7 @@ func runScaleFromZero(ctx context.Context, c *config) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := ratioResult("scale_from_zero", "ms", median(raws), median(batons), atMost(1.3))
-	r.Note = joinNotes(fmt.Sprintf("%s.wasm, median of %d first calls per side; DESIGN.md expects about 4 ms or less for a Go guest", name, scaleSamples), pairedNote(raws, batons), note)
+	r := pairedResult("scale_from_zero", "ms", raws, batons, atMost(1.3))
+	r.Note = joinNotes(fmt.Sprintf("%s.wasm, median of %d first calls per side; DESIGN.md expects about 4 ms or less for a Go guest", name, scaleSamples), r.Note, note)
 	return []result{r}, nil
 }

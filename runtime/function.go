@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -101,13 +102,13 @@ type instance struct {
 	mod    api.Module
 	handle api.Function
 	// ctx is passed to every call: it carries the instance to the host
-	// functions without an allocation per call, and has no deadline (the
-	// timer below enforces that, again without allocating).
-	ctx    context.Context
+	// functions and the caller's cancellation to wazero without an
+	// allocation per call, and has no deadline (the timer below enforces
+	// that, again without allocating).
+	ctx    *callCtx
 	call   callState
 	timer  *time.Timer
 	reason atomic.Int32
-	cancel func()
 	stack  [1]uint64
 	stderr *guestOutput
 	stdout *guestOutput
@@ -118,8 +119,53 @@ type instance struct {
 type instanceKey struct{}
 
 func instanceFrom(ctx context.Context) *instance {
+	if c, ok := ctx.(*callCtx); ok {
+		return c.inst
+	}
 	inst, _ := ctx.Value(instanceKey{}).(*instance)
 	return inst
+}
+
+// callCtx is the context of every call into one instance. It is made once
+// per instance; each call points it at the caller's context, so wazero
+// (WithCloseOnContextDone) sees the caller's cancellation without the
+// per-call context.AfterFunc or context.WithValue that would allocate.
+// wazero's watcher goroutine of a call may read it after the call has
+// returned, hence the lock; wazero ignores a cancellation that arrives
+// after its call ended.
+type callCtx struct {
+	inst   *instance
+	mu     sync.Mutex
+	parent context.Context
+}
+
+func (c *callCtx) set(parent context.Context) {
+	c.mu.Lock()
+	c.parent = parent
+	c.mu.Unlock()
+}
+
+func (c *callCtx) get() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.parent
+}
+
+// Deadline reports none: the instance's timer enforces the deadline.
+func (c *callCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done is the caller's Done.
+func (c *callCtx) Done() <-chan struct{} { return c.get().Done() }
+
+// Err is the caller's Err.
+func (c *callCtx) Err() error { return c.get().Err() }
+
+// Value answers the instance for instanceKey and asks the caller otherwise.
+func (c *callCtx) Value(key any) any {
+	if key == (instanceKey{}) {
+		return c.inst
+	}
+	return c.get().Value(key)
 }
 
 // newInstance creates and initialises a reactor instance, or a token for
@@ -129,7 +175,7 @@ func (f *Function) newInstance(ctx context.Context) (*instance, error) {
 	if f.info.Mode == ModeCommand {
 		return inst, nil
 	}
-	inst.ctx = context.WithValue(context.Background(), instanceKey{}, inst)
+	inst.ctx = &callCtx{inst: inst, parent: context.Background()}
 	inst.stdout = &guestOutput{inst: inst, stream: "stdout"}
 	inst.stderr = &guestOutput{inst: inst, stream: "stderr"}
 	mod, err := f.rt.InstantiateModule(ctx, f.compiled, f.baseConfig.WithStdout(inst.stdout).WithStderr(inst.stderr))
@@ -140,7 +186,6 @@ func (f *Function) newInstance(ctx context.Context) (*instance, error) {
 	inst.handle = mod.ExportedFunction(exportMain)
 	inst.timer = time.AfterFunc(time.Hour, func() { inst.interrupt(reasonTimeout, exitTimeout) })
 	inst.timer.Stop()
-	inst.cancel = func() { inst.interrupt(reasonCanceled, exitCanceled) }
 	if init := mod.ExportedFunction(exportInit); init != nil {
 		inst.timer.Reset(f.opts.Limits.Timeout)
 		err := init.CallWithStack(inst.ctx, nil)
@@ -192,17 +237,16 @@ func (f *Function) Invoke(ctx context.Context, ev *event.Event, resp *event.Resp
 	inst.stdout.reset()
 	inst.stderr.reset()
 	inst.timer.Reset(f.opts.Limits.Timeout)
-	var stopCancel func() bool
-	if ctx.Done() != nil {
-		stopCancel = context.AfterFunc(ctx, inst.cancel)
-	}
+	inst.ctx.set(ctx)
 	err = inst.handle.CallWithStack(inst.ctx, inst.stack[:])
 	stopped := inst.timer.Stop()
-	if stopCancel != nil {
-		stopCancel()
-	}
+	inst.ctx.set(context.Background())
 	healthy := err == nil && stopped && inst.reason.Load() == reasonNone
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && inst.reason.Load() == reasonNone && inst.call.fail == nil {
+			// wazero closed the instance because the caller gave up.
+			inst.reason.Store(reasonCanceled)
+		}
 		err = f.classify(inst, err)
 	} else if rc := int32(inst.stack[0]); rc != 0 {
 		msg := string(inst.call.errMsg)

@@ -5,6 +5,7 @@
 package chain
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -340,6 +341,9 @@ func (e *Engine) Wait(ctx context.Context, id string) (*Execution, error) {
 			if ent.Operation() != jetstream.KeyValuePut {
 				return nil, event.Errorf(event.CodeNotFound, "no execution %q", id)
 			}
+			if stillRunning(ent.Value()) {
+				continue // every step is an update: skip decoding them
+			}
 			var x Execution
 			if err := json.Unmarshal(ent.Value(), &x); err != nil {
 				return nil, err
@@ -349,6 +353,18 @@ func (e *Engine) Wait(ctx context.Context, id string) (*Execution, error) {
 			}
 		}
 	}
+}
+
+// runningPrefix is how a running execution's status is encoded.
+var runningPrefix = []byte(`"status":"` + asl.StatusRunning + `"`)
+
+// stillRunning reports, without decoding it, whether a stored execution
+// is running: the first "status" key of the encoding is the execution's
+// own (it comes before State, and the fields before it are ids, numbers
+// and names that cannot hold a quote).
+func stillRunning(data []byte) bool {
+	i := bytes.Index(data, []byte(`"status":`))
+	return i >= 0 && bytes.HasPrefix(data[i:], runningPrefix)
 }
 
 // HistoryEntry is one history event with the execution it belongs to.
@@ -382,6 +398,10 @@ func (e *Engine) History(ctx context.Context, id string) ([]HistoryEntry, error)
 	}
 	pending := info.NumPending
 	var out []HistoryEntry
+	// An event can reach the stream twice (a flush racing the worker that
+	// published it, beyond the stream's duplicate window), never after a
+	// later event of its execution: keep the first of each id.
+	last := map[string]int64{}
 	for pending > 0 {
 		batch, err := cons.Fetch(int(min(pending, 256)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
@@ -395,6 +415,10 @@ func (e *Engine) History(ctx context.Context, id string) ([]HistoryEntry, error)
 				continue
 			}
 			for _, ev := range hm.Events {
+				if ev.ID <= last[hm.Execution] {
+					continue
+				}
+				last[hm.Execution] = ev.ID
 				out = append(out, HistoryEntry{Execution: hm.Execution, HistoryEvent: ev})
 			}
 			if meta, err := msg.Metadata(); err == nil {
@@ -408,15 +432,10 @@ func (e *Engine) History(ctx context.Context, id string) ([]HistoryEntry, error)
 			break
 		}
 	}
-	// The last step's events may still be on their way to the stream.
-	var last int64
-	for _, ev := range out {
-		if ev.Execution == id {
-			last = max(last, ev.ID)
-		}
-	}
+	// The last steps' events may still be on their way to the stream.
 	for _, ev := range x.Outbox {
-		if ev.ID > last {
+		if ev.ID > last[id] {
+			last[id] = ev.ID
 			out = append(out, HistoryEntry{Execution: id, HistoryEvent: ev})
 		}
 	}
@@ -442,18 +461,46 @@ func (e *Engine) save(ctx context.Context, x *Execution, rev uint64) (uint64, er
 
 var errConflict = errors.New("execution changed meanwhile")
 
-// publishOutbox publishes the events of the last step; it returns a
-// future to wait on before the next step is recorded.
-func (e *Engine) publishOutbox(x *Execution) (jetstream.PubAckFuture, error) {
-	if len(x.Outbox) == 0 {
+// lastEventHeader names the id of the last event of a history message.
+const lastEventHeader = "Baton-Last-Event"
+
+// publishEvents publishes events (of execution id, in id order) as one
+// history message and returns the future of its ack. The message id
+// (ID/FIRST-LAST) lets the stream drop a repeat of the same batch.
+func (e *Engine) publishEvents(id string, events []asl.HistoryEvent) (jetstream.PubAckFuture, error) {
+	if len(events) == 0 {
 		return nil, nil
 	}
-	data, err := json.Marshal(historyMsg{Execution: x.ID, Events: x.Outbox})
+	data, err := json.Marshal(historyMsg{Execution: id, Events: events})
 	if err != nil {
 		return nil, err
 	}
-	msgID := x.ID + "/" + strconv.FormatInt(x.Outbox[0].ID, 10)
-	return e.js.PublishMsgAsync(&nats.Msg{Subject: HistoryPrefix + x.ID, Data: data, Header: nats.Header{jetstream.MsgIDHeader: []string{msgID}}})
+	lastID := strconv.FormatInt(events[len(events)-1].ID, 10)
+	msgID := id + "/" + strconv.FormatInt(events[0].ID, 10) + "-" + lastID
+	return e.js.PublishMsgAsync(&nats.Msg{Subject: HistoryPrefix + id, Data: data, Header: nats.Header{
+		jetstream.MsgIDHeader: []string{msgID},
+		lastEventHeader:       []string{lastID},
+	}})
+}
+
+// lastRecorded returns the id of the last event of execution id in the
+// history stream (0: none).
+func (e *Engine) lastRecorded(ctx context.Context, id string) (int64, error) {
+	msg, err := e.history.GetLastMsgForSubject(ctx, HistoryPrefix+id)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, unavailable("reading history", err)
+	}
+	if n, err := strconv.ParseInt(msg.Header.Get(lastEventHeader), 10, 64); err == nil {
+		return n, nil
+	}
+	var hm historyMsg
+	if err := json.Unmarshal(msg.Data, &hm); err != nil || len(hm.Events) == 0 {
+		return 0, nil
+	}
+	return hm.Events[len(hm.Events)-1].ID, nil
 }
 
 func waitAck(ctx context.Context, f jetstream.PubAckFuture) error {
@@ -471,27 +518,39 @@ func waitAck(ctx context.Context, f jetstream.PubAckFuture) error {
 }
 
 // flushOutbox makes sure the outbox of a loaded record is in the history
-// stream (after a crash between the snapshot and the history write).
+// stream (after a crash, or when the worker that recorded it has not
+// published it yet): it publishes the events after the last one the
+// stream has, and waits for the ack. Every writer publishes the events of
+// an outbox in id order, one batch at a time, and drops an event from the
+// outbox only once it is acked, so the stream never holds an event before
+// an earlier one it lacks: "after the last one" covers what is missing.
+// (It may hold an event twice, when two writers flush at once; History
+// keeps the first.)
 func (e *Engine) flushOutbox(ctx context.Context, x *Execution) error {
 	if len(x.Outbox) == 0 {
 		return nil
 	}
-	want := x.ID + "/" + strconv.FormatInt(x.Outbox[0].ID, 10)
-	if msg, err := e.history.GetLastMsgForSubject(ctx, HistoryPrefix+x.ID); err == nil && msg.Header.Get(jetstream.MsgIDHeader) == want {
-		return nil
+	last, err := e.lastRecorded(ctx, x.ID)
+	if err != nil {
+		return err
 	}
-	f, err := e.publishOutbox(x)
+	i := 0
+	for i < len(x.Outbox) && x.Outbox[i].ID <= last {
+		i++
+	}
+	f, err := e.publishEvents(x.ID, x.Outbox[i:])
 	if err != nil {
 		return err
 	}
 	return waitAck(ctx, f)
 }
 
-// appendEvent records one event outside a step (stop, redrive).
+// appendEvent records one event outside a step (stop, redrive), after the
+// events not yet in the history stream.
 func appendEvent(x *Execution, ev asl.HistoryEvent) {
 	x.State.Seq++
 	ev.ID = x.State.Seq
-	x.Outbox = []asl.HistoryEvent{ev}
+	x.Outbox = append(x.Outbox, ev)
 }
 
 // Stop aborts a running execution and its children.
@@ -515,11 +574,7 @@ func (e *Engine) Stop(ctx context.Context, id, errName, cause string) (*Executio
 		} else if err != nil {
 			return nil, err
 		}
-		f, err := e.publishOutbox(x)
-		if err == nil {
-			err = waitAck(ctx, f)
-		}
-		if err != nil {
+		if err := e.flushOutbox(ctx, x); err != nil {
 			e.log.Warn("chain: recording the stop in history", "execution", id, "err", err)
 		}
 		e.abortChildren(ctx, x)
@@ -562,11 +617,7 @@ func (e *Engine) Redrive(ctx context.Context, id string) (*Execution, error) {
 		} else if err != nil {
 			return nil, err
 		}
-		f, err := e.publishOutbox(x)
-		if err == nil {
-			err = waitAck(ctx, f)
-		}
-		if err != nil {
+		if err := e.flushOutbox(ctx, x); err != nil {
 			e.log.Warn("chain: recording the redrive in history", "execution", id, "err", err)
 		}
 		if err := e.enqueue(ctx, workItem{ID: id}, id+"/redrive/"+strconv.Itoa(x.Redrives)); err != nil {
@@ -617,12 +668,16 @@ func (e *Engine) abort(ctx context.Context, id string) {
 		// Keep the fan-out bookkeeping to find grandchildren.
 		grand := runningChildren(c)
 		c.Status, c.Error, c.Cause, c.Stopped = asl.StatusAborted, "", "cancelled: its Parallel or Map state ended", e.opts.Clock.Now().UTC()
-		c.Outbox = nil
 		if _, err := e.save(ctx, c, rev); errors.Is(err, errConflict) {
 			continue
 		} else if err != nil {
 			e.log.Warn("chain: aborting a branch", "execution", id, "err", err)
 			return
+		}
+		// The branch's worker stops at its next step: publish what it
+		// recorded and has not published yet.
+		if err := e.flushOutbox(ctx, c); err != nil {
+			e.log.Warn("chain: recording a branch's history", "execution", id, "err", err)
 		}
 		for _, g := range grand {
 			e.abort(ctx, g)

@@ -133,10 +133,77 @@ func (e *Engine) heartbeat(msg jetstream.Msg) func() {
 	return func() { close(stop); <-exited }
 }
 
+// publisher publishes the history of the steps one worker records, one
+// batch in flight at a time. An event leaves the snapshot's outbox only
+// once the stream has acked it, so a step never waits for the history of
+// the previous one: the snapshot (written with compare-and-set before the
+// next step starts) holds whatever the stream may still lack.
+type publisher struct {
+	e       *Engine
+	pending jetstream.PubAckFuture // the batch in flight
+	upTo    int64                  // the id of its last event
+	acked   int64                  // the stream has every event up to here
+}
+
+// settle notes the ack of the batch in flight (waiting for it if block)
+// and drops the acked events from x's outbox.
+func (p *publisher) settle(ctx context.Context, x *Execution, block bool) error {
+	if p.pending != nil {
+		if block {
+			if err := waitAck(ctx, p.pending); err != nil {
+				return err
+			}
+		} else {
+			select {
+			case <-p.pending.Ok():
+			case err := <-p.pending.Err():
+				return unavailable("recording history", err)
+			default:
+				return nil
+			}
+		}
+		p.pending, p.acked = nil, max(p.acked, p.upTo)
+	}
+	i := 0
+	for i < len(x.Outbox) && x.Outbox[i].ID <= p.acked {
+		i++
+	}
+	if i > 0 {
+		x.Outbox = x.Outbox[i:len(x.Outbox):len(x.Outbox)]
+	}
+	return nil
+}
+
+// publish sends the outbox of x, recorded, unless a batch is in flight
+// (its events go with the next one).
+func (p *publisher) publish(x *Execution) error {
+	if p.pending != nil || len(x.Outbox) == 0 {
+		return nil
+	}
+	f, err := p.e.publishEvents(x.ID, x.Outbox)
+	if err != nil {
+		return err
+	}
+	p.pending, p.upTo = f, x.Outbox[len(x.Outbox)-1].ID
+	return nil
+}
+
+// flush publishes all of x's recorded outbox and waits for the acks.
+func (p *publisher) flush(ctx context.Context, x *Execution) error {
+	if err := p.settle(ctx, x, true); err != nil {
+		return err
+	}
+	if err := p.publish(x); err != nil {
+		return err
+	}
+	return p.settle(ctx, x, true)
+}
+
 // advance drives execution it.ID as far as it can go without waiting:
-// it runs tasks inline, records every step (snapshot with compare-and-set,
-// then history) before starting the next, and returns when the execution
-// ends, waits (timer, children) or this node stops.
+// it runs tasks inline, records every step (snapshot with compare-and-set)
+// before starting the next, publishes the history behind (see publisher),
+// and returns when the execution ends, waits (timer, children) or this
+// node stops.
 func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 	x, rev, err := e.load(ctx, it.ID)
 	if event.CodeOf(err) == event.CodeNotFound {
@@ -149,25 +216,34 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 	if err := e.flushOutbox(ctx, x); err != nil {
 		return retrySoon
 	}
-	var pending jetstream.PubAckFuture // history of our last step, in flight
+	p := &publisher{e: e}
+	if n := len(x.Outbox); n > 0 {
+		p.acked = x.Outbox[n-1].ID
+		x.Outbox = nil // in the stream now: the next snapshot drops them
+	}
 	defer func() {
-		if err := waitAck(ctx, pending); err != nil && !o.retry {
-			o = retrySoon // the outbox is flushed by the next delivery
+		// Only the events of snapshots we recorded (and a flushed
+		// reload) are here; an error leaves them for the next delivery.
+		if err := p.flush(ctx, x); err != nil && !o.retry {
+			o = retrySoon
 		}
 	}()
 	reload := func() bool {
-		x, rev, err = e.load(ctx, it.ID)
-		return err == nil
+		nx, nrev, err := e.load(ctx, it.ID)
+		if err != nil {
+			return false
+		}
+		x, rev = nx, nrev
+		return true
 	}
 	for {
 		if ctx.Err() != nil {
 			return outcome{retry: true}
 		}
 		if x.Final() {
-			if err := waitAck(ctx, pending); err != nil {
+			if err := p.flush(ctx, x); err != nil {
 				return retrySoon
 			}
-			pending = nil
 			if x.Parent != "" && x.Status != asl.StatusAborted {
 				if err := e.notifyParent(ctx, x); err != nil {
 					return retrySoon
@@ -198,11 +274,10 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 			if err := e.startChildren(ctx, x, now); err != nil {
 				return retrySoon
 			}
-			x.Next, x.Outbox = &asl.Decision{Kind: asl.DecideAwaitChildren}, nil
-			if err := waitAck(ctx, pending); err != nil {
+			x.Next = &asl.Decision{Kind: asl.DecideAwaitChildren}
+			if err := p.settle(ctx, x, false); err != nil {
 				return retrySoon
 			}
-			pending = nil
 			nrev, err := e.save(ctx, x, rev)
 			if errors.Is(err, errConflict) {
 				if !reload() {
@@ -214,6 +289,9 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 				return retrySoon
 			}
 			rev = nrev
+			if err := p.publish(x); err != nil {
+				return retrySoon
+			}
 			continue
 		case it.Event != nil:
 			if !childEndCurrent(x, it) {
@@ -264,10 +342,9 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 				}
 			}
 		}
-		if err := waitAck(ctx, pending); err != nil {
+		if err := p.settle(ctx, x, false); err != nil {
 			return retrySoon
 		}
-		pending = nil
 		nrev, err := e.save(ctx, x, rev)
 		if errors.Is(err, errConflict) {
 			if !reload() {
@@ -280,7 +357,7 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 			return retrySoon
 		}
 		rev = nrev
-		if pending, err = e.publishOutbox(x); err != nil {
+		if err := p.publish(x); err != nil {
 			return retrySoon
 		}
 		it.Event = nil
@@ -310,7 +387,7 @@ func without(ids []string, id string) []string {
 
 // apply records a decision in x.
 func (e *Engine) apply(x *Execution, d asl.Decision, now time.Time) {
-	x.Outbox = d.Events
+	x.Outbox = append(x.Outbox, d.Events...)
 	d.Events = nil
 	switch d.Kind {
 	case asl.DecideSucceed:
@@ -329,8 +406,6 @@ func (e *Engine) finish(x *Execution, now time.Time, status asl.Status, name, ca
 	x.Next = nil
 	if x.Parent == "" {
 		appendEvent(x, asl.HistoryEvent{Time: now, Type: evType, Error: name, Cause: cause})
-	} else {
-		x.Outbox = nil
 	}
 }
 

@@ -37,6 +37,17 @@ func TestSIGKILLUnderAsyncLoad(t *testing.T) {
 	// Deploy through a, call through b: the registry is shared.
 	deployTo(t, a.URL, token, `{"name":"sleepy","maxInstances":8,"timeout":"10s","maxRetries":3}`, testutil.Module(t, "testdata/sleepy"))
 
+	// b learns of the deploy through its registry watch.
+	testutil.Eventually(t, 10*time.Second, "node b to know sleepy", func() bool {
+		resp, err := http.Get(b.URL + "/fn/sleepy:999")
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strings.Contains(string(body), "has no version") // known, but not version 999
+	})
+
 	const n = 48
 	ids := make([]string, 0, n)
 	for i := 0; i < n; i++ {
