@@ -73,10 +73,7 @@ func TestChainSurvivesSIGKILL(t *testing.T) {
 		t.Skip("builds and runs baton as a separate process")
 	}
 	isolate(t)
-	bin := filepath.Join(t.TempDir(), "baton")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.BuildBaton(t)
 	dataDir := t.TempDir()
 	httpAddr := freeAddr(t)
 	t.Setenv("BATON_DATA_DIR", dataDir)
