@@ -53,6 +53,7 @@ var modules = []moduleSpec{
 	{path: "testdata/identity.wasm", mode: reactor},
 	{path: "testdata/raise.wasm", mode: reactor},
 	{path: "testdata/sleepy.wasm", mode: reactor},
+	{path: "testdata/sleeper.wasm", mode: reactor},
 	{path: "testdata/gopanic.wasm", mode: reactor, initialize: true},
 	{path: "testdata/initonce.wasm", mode: reactor, initialize: true},
 	{path: "testdata/loop.wasm", mode: reactor},

@@ -30,6 +30,14 @@ func (f *Function) runCommand(ctx context.Context, ev *event.Event, resp *event.
 
 	ctx, cancel := context.WithTimeoutCause(ctx, f.opts.Limits.Timeout, errDeadline)
 	defer cancel()
+	cfg = cfg.WithNanosleep(func(ns int64) { // a sleeping guest still meets its deadline
+		t := time.NewTimer(time.Duration(ns))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	})
 	mod, err := f.rt.InstantiateModule(ctx, f.compiled, cfg)
 	if err != nil {
 		return fmt.Errorf("instantiating %s: %w", f.opts.Name, err)

@@ -92,7 +92,6 @@ const (
 
 // exit codes used when baton closes an instance.
 const (
-	exitTimeout  = 0xBA70_0001
 	exitCanceled = 0xBA70_0002
 )
 
@@ -110,6 +109,9 @@ type instance struct {
 	timer  *time.Timer
 	reason atomic.Int32
 	stack  [1]uint64
+	// stop closes when the current call must stop (see callCtx).
+	stopCh chan struct{}
+	cancel func()
 	stderr *guestOutput
 	stdout *guestOutput
 	// idleSince is the monotime at which the instance last went idle.
@@ -126,13 +128,16 @@ func instanceFrom(ctx context.Context) *instance {
 	return inst
 }
 
-// callCtx is the context of every call into one instance. It is made once
-// per instance; each call points it at the caller's context, so wazero
-// (WithCloseOnContextDone) sees the caller's cancellation without the
-// per-call context.AfterFunc or context.WithValue that would allocate.
-// wazero's watcher goroutine of a call may read it after the call has
-// returned, hence the lock; wazero ignores a cancellation that arrives
-// after its call ended.
+// callCtx is the context of every call into one instance, made once per
+// instance. wazero (WithCloseOnContextDone) watches its Done channel and
+// stops the guest when it closes — at compiled code's checkpoints, safely
+// from its own goroutine. Done is the instance's stop channel, closed by
+// interrupt when the deadline timer fires or the caller goes away; an
+// interrupted instance is discarded, so the channel is never reused.
+// (Closing the module from another goroutine instead races with host
+// functions that are using its resources.) Value answers the instance
+// without a per-call context.WithValue; other keys go to the caller's
+// context, swapped in under a lock for each call.
 type callCtx struct {
 	inst   *instance
 	mu     sync.Mutex
@@ -154,11 +159,19 @@ func (c *callCtx) get() context.Context {
 // Deadline reports none: the instance's timer enforces the deadline.
 func (c *callCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 
-// Done is the caller's Done.
-func (c *callCtx) Done() <-chan struct{} { return c.get().Done() }
+// Done closes when the call must stop.
+func (c *callCtx) Done() <-chan struct{} { return c.inst.stopCh }
 
-// Err is the caller's Err.
-func (c *callCtx) Err() error { return c.get().Err() }
+// Err says why Done closed.
+func (c *callCtx) Err() error {
+	switch c.inst.reason.Load() {
+	case reasonTimeout:
+		return context.DeadlineExceeded
+	case reasonCanceled:
+		return context.Canceled
+	}
+	return nil
+}
 
 // Value answers the instance for instanceKey and asks the caller otherwise.
 func (c *callCtx) Value(key any) any {
@@ -166,6 +179,17 @@ func (c *callCtx) Value(key any) any {
 		return c.inst
 	}
 	return c.get().Value(key)
+}
+
+// sleep is the guest's nanosleep (WASI poll_oneoff on a clock): it ends
+// early when the call must stop, so a sleeping guest meets its deadline.
+func (inst *instance) sleep(ns int64) {
+	t := time.NewTimer(time.Duration(ns))
+	select {
+	case <-t.C:
+	case <-inst.stopCh:
+		t.Stop()
+	}
 }
 
 // newInstance creates and initialises a reactor instance, or a token for
@@ -178,13 +202,15 @@ func (f *Function) newInstance(ctx context.Context) (*instance, error) {
 	inst.ctx = &callCtx{inst: inst, parent: context.Background()}
 	inst.stdout = &guestOutput{inst: inst, stream: "stdout"}
 	inst.stderr = &guestOutput{inst: inst, stream: "stderr"}
-	mod, err := f.rt.InstantiateModule(ctx, f.compiled, f.baseConfig.WithStdout(inst.stdout).WithStderr(inst.stderr))
+	inst.stopCh = make(chan struct{})
+	inst.cancel = func() { inst.interrupt(reasonCanceled) }
+	mod, err := f.rt.InstantiateModule(ctx, f.compiled, f.baseConfig.WithStdout(inst.stdout).WithStderr(inst.stderr).WithNanosleep(inst.sleep))
 	if err != nil {
 		return nil, fmt.Errorf("instantiating %s: %w", f.opts.Name, err)
 	}
 	inst.mod = mod
 	inst.handle = mod.ExportedFunction(exportMain)
-	inst.timer = time.AfterFunc(time.Hour, func() { inst.interrupt(reasonTimeout, exitTimeout) })
+	inst.timer = time.AfterFunc(time.Hour, func() { inst.interrupt(reasonTimeout) })
 	inst.timer.Stop()
 	if init := mod.ExportedFunction(exportInit); init != nil {
 		inst.timer.Reset(f.opts.Limits.Timeout)
@@ -199,9 +225,9 @@ func (f *Function) newInstance(ctx context.Context) (*instance, error) {
 	return inst, nil
 }
 
-func (inst *instance) interrupt(reason int32, code uint32) {
+func (inst *instance) interrupt(reason int32) {
 	if inst.reason.CompareAndSwap(reasonNone, reason) {
-		_ = inst.mod.CloseWithExitCode(context.Background(), code)
+		close(inst.stopCh)
 	}
 }
 
@@ -238,15 +264,23 @@ func (f *Function) Invoke(ctx context.Context, ev *event.Event, resp *event.Resp
 	inst.stderr.reset()
 	inst.timer.Reset(f.opts.Limits.Timeout)
 	inst.ctx.set(ctx)
+	var stopCancel func() bool
+	if ctx.Done() != nil {
+		stopCancel = context.AfterFunc(ctx, inst.cancel)
+	}
 	err = inst.handle.CallWithStack(inst.ctx, inst.stack[:])
 	stopped := inst.timer.Stop()
+	if stopCancel != nil {
+		stopCancel()
+	}
 	inst.ctx.set(context.Background())
 	healthy := err == nil && stopped && inst.reason.Load() == reasonNone
+	if err == nil && inst.reason.Load() != reasonNone {
+		// Stopped while in a host call (a sleep cut short) and returned
+		// before a checkpoint noticed: the deadline still counts.
+		err = errInterrupted
+	}
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil && inst.reason.Load() == reasonNone && inst.call.fail == nil {
-			// wazero closed the instance because the caller gave up.
-			inst.reason.Store(reasonCanceled)
-		}
 		err = f.classify(inst, err)
 	} else if rc := int32(inst.stack[0]); rc != 0 {
 		msg := string(inst.call.errMsg)
@@ -259,6 +293,8 @@ func (f *Function) Invoke(ctx context.Context, ev *event.Event, resp *event.Resp
 	f.pool.release(inst, healthy)
 	return err
 }
+
+var errInterrupted = errors.New("interrupted")
 
 // classify turns the error of a guest call into an *event.Error.
 func (f *Function) classify(inst *instance, err error) error {

@@ -162,6 +162,7 @@ func TestHostileGuests(t *testing.T) {
 		msg    string
 	}{
 		{"testdata/loop", runtime.Limits{Timeout: 100 * time.Millisecond}, "", event.CodeTimeout, "timeout"},
+		{"testdata/sleeper", runtime.Limits{Timeout: 100 * time.Millisecond}, "", event.CodeTimeout, "timeout"},
 		{"testdata/membomb", runtime.Limits{MemoryMiB: 4}, "", event.CodeMemoryLimit, "memory limit of 4 MiB"},
 		{"testdata/outbomb", runtime.Limits{MaxOutputBytes: 1 << 20}, "", event.CodeOutputTooLarge, "1048576"},
 		{"testdata/trap", runtime.Limits{}, "", event.CodeFunctionTrap, "unreachable"},
