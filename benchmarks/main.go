@@ -55,7 +55,9 @@ var scenarios = []scenario{
 	{"http_warm", []string{"http_warm_rps", "http_warm_p99"}, runHTTP},
 	{"cold_start_disk_cache", []string{"cold_start_disk_cache"}, runColdStart},
 	{"scale_from_zero", []string{"scale_from_zero"}, runScaleFromZero},
+	{"scale_up_rate", []string{"scale_up_rate"}, runScaleUp},
 	{"idle_instance_memory", []string{"idle_instance_memory"}, runIdleMemory},
+	{"async_throughput", []string{"async_throughput_1node", "async_throughput_2nodes"}, runAsync},
 	{"chain", []string{"chain_step", "chain_transitions"}, runChain},
 }
 
