@@ -216,7 +216,10 @@ func (f *Function) newInstance(ctx context.Context) (*instance, error) {
 		inst.timer.Reset(f.opts.Limits.Timeout)
 		err := init.CallWithStack(inst.ctx, nil)
 		stopped := inst.timer.Stop()
-		if err != nil || !stopped {
+		if err == nil && (!stopped || inst.reason.Load() != reasonNone) {
+			err = errInterrupted
+		}
+		if err != nil {
 			ferr := f.classify(inst, err)
 			inst.close()
 			return nil, fmt.Errorf("initialising %s: %w", f.opts.Name, ferr)
