@@ -126,6 +126,7 @@ func (e *env) newApp() *cli.App {
 		e.command(e.invocationsCommand()),
 		e.command(e.dlqCommand()),
 		e.chainCommand(),
+		e.triggerCommand(),
 		e.command(e.versionCommand()),
 		e.command(&cli.Command{
 			Name:      "help",

@@ -40,9 +40,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/v1/nodes", s.admin(s.handleNodes))
 	s.asyncRoutes(mux)
 	s.chainRoutes(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, event.Errorf(event.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
-	})
+	s.triggerRoutes(mux)
+	// What no route above matches: the custom routes of http triggers.
+	mux.HandleFunc("/", s.serveFallback)
 	return mux
 }
 

@@ -60,6 +60,7 @@ type Server struct {
 	scaler  atomic.Pointer[scaler] // set by Start; read by the registry watch
 	async   *async.Queue
 	chains  *chain.Engine
+	trig    *triggerState // triggers.go
 	wg      sync.WaitGroup
 	ready   atomic.Bool
 	closed  atomic.Bool
@@ -180,6 +181,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startChains(ctx, js); err != nil {
 		return err
 	}
+	if err := s.startTriggers(ctx, js); err != nil {
+		return err
+	}
 
 	s.ln, err = net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
@@ -287,6 +291,9 @@ func (s *Server) Close() error {
 		cancel()
 	} else if s.ln != nil {
 		_ = s.ln.Close()
+	}
+	if err := s.stopTriggers(); err != nil {
+		errs = append(errs, fmt.Errorf("stopping triggers: %w", err))
 	}
 	if s.cancel != nil {
 		s.cancel()
