@@ -64,7 +64,8 @@ func (c *coldStart) baton(ctx context.Context) (float64, error) {
 		if e, err = batonrt.NewEngine(ctx, batonrt.Config{CacheDir: c.batonDir, Logger: discardLogger()}); err != nil {
 			return err
 		}
-		if fn, err = e.Load(ctx, c.wasm, batonrt.Options{Name: c.name, Version: 1}); err != nil {
+		// As a node restarting: the version was validated at deploy.
+		if fn, err = e.Load(ctx, c.wasm, batonrt.Options{Name: c.name, Version: 1, Validated: true}); err != nil {
 			return err
 		}
 		ev := guestEvent

@@ -254,11 +254,13 @@ func (e *Engine) load(ctx context.Context, r wazero.Runtime, wasm []byte, opts O
 	}
 	// Link a throwaway instance: catches unresolvable imports and memory
 	// that does not fit, without running guest code.
-	mod, err := r.InstantiateModule(ctx, cm, f.baseConfig)
-	if err != nil {
-		return nil, invalid("linking: %v", err)
+	if !opts.Validated {
+		mod, err := r.InstantiateModule(ctx, cm, f.baseConfig)
+		if err != nil {
+			return nil, invalid("linking: %v", err)
+		}
+		_ = mod.Close(ctx)
 	}
-	_ = mod.Close(ctx)
 	f.pool = newPool(opts.Limits.MaxInstances, opts.Limits.MaxQueue, opts.Limits.QueueTimeout, f.newInstance)
 	return f, nil
 }

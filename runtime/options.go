@@ -94,4 +94,8 @@ type Options struct {
 	Limits Limits
 	// Env is the guest's environment.
 	Env map[string]string
+	// Validated says the same module and limits passed Load before (at
+	// deploy), so Load skips linking a throwaway instance: a node loading
+	// a stored version after a restart pays for one instantiation, not two.
+	Validated bool
 }

@@ -486,10 +486,11 @@ func (s *Server) load(ctx context.Context, name string, v *registry.Version) (*r
 	}
 	start := time.Now()
 	f, err := s.engine.Load(ctx, module, runtime.Options{
-		Name:    name,
-		Version: v.Version,
-		Limits:  v.Spec.Limits(),
-		Env:     v.Spec.Env,
+		Name:      name,
+		Version:   v.Version,
+		Limits:    v.Spec.Limits(),
+		Env:       v.Spec.Env,
+		Validated: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading %s version %d: %w", name, v.Version, err)
