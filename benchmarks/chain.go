@@ -10,8 +10,9 @@ package main
 // publish (acked) followed by one KV update (acked).
 //
 // chain_transitions: states entered per second on one node with many
-// executions of the same chain in flight (baseline: none; the target is
-// absolute).
+// executions of the same chain in flight, median of 5 rounds. The target
+// is absolute (10,000/s): the baseline column is that target, so that
+// ratio = baton/baseline is the fraction of it reached.
 
 import (
 	"context"
@@ -173,39 +174,51 @@ func runChain(ctx context.Context, c *config) ([]result, error) {
 	sort.Float64s(queued)
 	r1.Note = fmt.Sprintf("p50 of %d executions of 10 no-op tasks (from the first recorded step to the end) vs 10 publish+KV update; queueing a start adds %.0f us p50", samples, median(queued))
 
-	// Throughput: many executions in flight.
-	const executions = 400
-	t0 := time.Now()
-	var mu sync.Mutex
-	var transitions int64
-	var firstErr error
-	var ew sync.WaitGroup
-	sem := make(chan struct{}, 200)
-	for range executions {
-		sem <- struct{}{}
-		ew.Add(1)
-		go func() {
-			defer ew.Done()
-			defer func() { <-sem }()
-			x, err := runOne()
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
+	// Throughput: many executions in flight, in rounds (one round lasts
+	// well under a second: the median of several is what a busy machine
+	// disturbs least).
+	const executions, inFlight, rounds = 400, 200, 5
+	round := func() (float64, error) {
+		t0 := time.Now()
+		var mu sync.Mutex
+		var transitions int64
+		var firstErr error
+		var ew sync.WaitGroup
+		sem := make(chan struct{}, inFlight)
+		for range executions {
+			sem <- struct{}{}
+			ew.Add(1)
+			go func() {
+				defer ew.Done()
+				defer func() { <-sem }()
+				x, err := runOne()
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					return
 				}
-				return
-			}
-			transitions += x.State.Transitions
-		}()
+				transitions += x.State.Transitions
+			}()
+		}
+		ew.Wait()
+		return float64(transitions) / time.Since(t0).Seconds(), firstErr
 	}
-	ew.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	var rates []float64
+	for range rounds {
+		rate, err := round()
+		if err != nil {
+			return nil, err
+		}
+		rates = append(rates, rate)
 	}
-	rate := float64(transitions) / time.Since(t0).Seconds()
-	// The target is absolute: the baseline column is the 10,000/s goal.
-	r2 := ratioResult("chain_transitions", "transitions/s", 10000, rate, atLeast(1))
-	r2.Note = strconv.Itoa(executions) + " executions of 10 no-op tasks, up to 200 in flight; baseline = the 10,000/s target"
+	sort.Float64s(rates)
+	// The target is absolute: the baseline column is the 10,000/s goal,
+	// so the ratio is the fraction of the goal reached.
+	r2 := ratioResult("chain_transitions", "transitions/s", 10000, median(rates), atLeast(1))
+	r2.Note = fmt.Sprintf("p50 of %d rounds of %d executions of 10 no-op tasks (each start to its end, as a caller waits), up to %d in flight; baseline = the 10,000/s target; rounds %.0f..%.0f/s",
+		rounds, executions, inFlight, rates[0], rates[len(rates)-1])
 	return []result{r1, r2}, nil
 }

@@ -3,6 +3,8 @@ package chain
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
+	"time"
 
 	"github.com/baton-run/baton/scheduler/asl"
 )
@@ -16,7 +18,7 @@ func (c eventCache) encode(ev *asl.HistoryEvent) ([]byte, error) {
 	if b, ok := c[ev.ID]; ok {
 		return b, nil
 	}
-	b, err := json.Marshal(ev)
+	b, err := encodeEvent(make([]byte, 0, 256), ev)
 	if err != nil {
 		return nil, err
 	}
@@ -104,4 +106,85 @@ func encodeHistory(id string, events []asl.HistoryEvent, c eventCache) ([]byte, 
 		return nil, err
 	}
 	return append(out, '}'), nil
+}
+
+// encodeEvent appends the JSON of ev (as encoding/json writes it, less
+// the reflection) to buf.
+func encodeEvent(buf []byte, ev *asl.HistoryEvent) ([]byte, error) {
+	if len(ev.AssignedVariables) > 0 {
+		b, err := json.Marshal(ev)
+		return append(buf, b...), err
+	}
+	var err error
+	buf = append(buf, `{"id":`...)
+	buf = strconv.AppendInt(buf, ev.ID, 10)
+	if buf, err = appendTime(append(buf, `,"time":`...), ev.Time); err != nil {
+		return nil, err
+	}
+	buf = append(buf, `,"type":`...)
+	buf = appendString(buf, ev.Type)
+	if ev.Name != "" {
+		buf = appendString(append(buf, `,"name":`...), ev.Name)
+	}
+	if ev.Path != "" {
+		buf = appendString(append(buf, `,"path":`...), ev.Path)
+	}
+	if ev.Index != 0 {
+		buf = strconv.AppendInt(append(buf, `,"index":`...), int64(ev.Index), 10)
+	}
+	if len(ev.Input) > 0 {
+		if buf, err = appendRaw(append(buf, `,"input":`...), ev.Input); err != nil {
+			return nil, err
+		}
+	}
+	if len(ev.Output) > 0 {
+		if buf, err = appendRaw(append(buf, `,"output":`...), ev.Output); err != nil {
+			return nil, err
+		}
+	}
+	if ev.Error != "" {
+		buf = appendString(append(buf, `,"error":`...), ev.Error)
+	}
+	if ev.Cause != "" {
+		buf = appendString(append(buf, `,"cause":`...), ev.Cause)
+	}
+	if ev.Resource != "" {
+		buf = appendString(append(buf, `,"resource":`...), ev.Resource)
+	}
+	if ev.Attempt != 0 {
+		buf = strconv.AppendInt(append(buf, `,"attempt":`...), int64(ev.Attempt), 10)
+	}
+	if !ev.Until.IsZero() {
+		if buf, err = appendTime(append(buf, `,"until":`...), ev.Until); err != nil {
+			return nil, err
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+func appendTime(buf []byte, t time.Time) ([]byte, error) {
+	b, err := t.MarshalJSON()
+	return append(buf, b...), err
+}
+
+// appendString appends s as a JSON string.
+func appendString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
+
+// appendRaw appends raw JSON, checked and compacted.
+func appendRaw(buf []byte, raw json.RawMessage) ([]byte, error) {
+	b := bytes.NewBuffer(buf)
+	if err := json.Compact(b, raw); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

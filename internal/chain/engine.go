@@ -200,11 +200,11 @@ func (e *Engine) load(ctx context.Context, id string) (*Execution, uint64, error
 	if err != nil {
 		return nil, 0, unavailable("reading execution", err)
 	}
-	var x Execution
-	if err := json.Unmarshal(ent.Value(), &x); err != nil {
+	x, err := decodeExecution(ent.Value())
+	if err != nil {
 		return nil, 0, fmt.Errorf("decoding execution %s: %w", id, err)
 	}
-	return &x, ent.Revision(), nil
+	return x, ent.Revision(), nil
 }
 
 // Get returns the execution with id.
@@ -317,41 +317,58 @@ func (e *Engine) enqueue(ctx context.Context, it workItem, msgID string) error {
 	return nil
 }
 
+// waitPoll bounds how long Wait goes without reading the record.
+const waitPoll = time.Second
+
 // Wait blocks until execution id has ended (or ctx is done) and returns it.
+//
+// It listens to the updates of the record as plain NATS messages (a KV
+// watch would create a JetStream consumer per call) and reads the record
+// itself to confirm an end: a message is what a writer sent, which its
+// compare-and-set may have refused, and the stream may store it a moment
+// after it reaches listeners. So it also reads the record 1ms, 2ms, 4ms…
+// (at most waitPoll) after it started and after every end it heard of,
+// which makes up for an end sent before it listened, one stored after it
+// read, and a message a slow listener missed.
 func (e *Engine) Wait(ctx context.Context, id string) (*Execution, error) {
 	if !validID(id) {
 		return nil, event.Errorf(event.CodeNotFound, "no execution %q", id)
 	}
-	w, err := e.execs.Watch(ctx, id)
+	ch := make(chan *nats.Msg, 64)
+	sub, err := e.js.Conn().ChanSubscribe("$KV."+ExecBucket+"."+id, ch)
 	if err != nil {
 		return nil, unavailable("watching execution", err)
 	}
-	defer func() { _ = w.Stop() }()
+	defer func() { _ = sub.Unsubscribe() }()
+	ended := func() (*Execution, bool, error) {
+		x, _, err := e.load(ctx, id)
+		if err != nil {
+			return nil, true, err
+		}
+		return x, x.Final(), nil
+	}
+	if x, end, err := ended(); end {
+		return x, err
+	}
+	delay := time.Millisecond
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case ent, ok := <-w.Updates():
-			if !ok {
-				return nil, ctx.Err()
-			}
-			if ent == nil {
-				continue
-			}
-			if ent.Operation() != jetstream.KeyValuePut {
-				return nil, event.Errorf(event.CodeNotFound, "no execution %q", id)
-			}
-			if stillRunning(ent.Value()) {
+		case m := <-ch:
+			if m.Header.Get("KV-Operation") == "" && stillRunning(m.Data) {
 				continue // every step is an update: skip decoding them
 			}
-			var x Execution
-			if err := json.Unmarshal(ent.Value(), &x); err != nil {
-				return nil, err
-			}
-			if x.Final() {
-				return &x, nil
-			}
+			delay = time.Millisecond
+		case <-timer.C:
+			delay = min(2*delay, waitPoll)
 		}
+		if x, end, err := ended(); end {
+			return x, err
+		}
+		timer.Reset(delay)
 	}
 }
 
@@ -442,10 +459,15 @@ func (e *Engine) History(ctx context.Context, id string) ([]HistoryEntry, error)
 	return out, nil
 }
 
-// save records x with compare-and-set on rev, then publishes its outbox.
-// It returns the new revision; a conflict is errConflict.
+// save records x with compare-and-set on rev. It returns the new
+// revision; a conflict is errConflict.
 func (e *Engine) save(ctx context.Context, x *Execution, rev uint64) (uint64, error) {
-	data, err := json.Marshal(x)
+	return e.saveCached(ctx, x, rev, nil)
+}
+
+// saveCached is save with the encoding of the outbox events cached in c.
+func (e *Engine) saveCached(ctx context.Context, x *Execution, rev uint64, c eventCache) (uint64, error) {
+	data, err := encodeExecution(x, c)
 	if err != nil {
 		return 0, err
 	}
@@ -467,11 +489,11 @@ const lastEventHeader = "Baton-Last-Event"
 // publishEvents publishes events (of execution id, in id order) as one
 // history message and returns the future of its ack. The message id
 // (ID/FIRST-LAST) lets the stream drop a repeat of the same batch.
-func (e *Engine) publishEvents(id string, events []asl.HistoryEvent) (jetstream.PubAckFuture, error) {
+func (e *Engine) publishEvents(id string, events []asl.HistoryEvent, c eventCache) (jetstream.PubAckFuture, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
-	data, err := json.Marshal(historyMsg{Execution: id, Events: events})
+	data, err := encodeHistory(id, events, c)
 	if err != nil {
 		return nil, err
 	}
@@ -503,6 +525,10 @@ func (e *Engine) lastRecorded(ctx context.Context, id string) (int64, error) {
 	return hm.Events[len(hm.Events)-1].ID, nil
 }
 
+// historyAckTimeout bounds the wait for a history ack that never comes
+// (the events stay in the snapshot's outbox for the next delivery).
+const historyAckTimeout = 10 * time.Second
+
 func waitAck(ctx context.Context, f jetstream.PubAckFuture) error {
 	if f == nil {
 		return nil
@@ -510,8 +536,17 @@ func waitAck(ctx context.Context, f jetstream.PubAckFuture) error {
 	select {
 	case <-f.Ok():
 		return nil
+	default:
+	}
+	t := time.NewTimer(historyAckTimeout)
+	defer t.Stop()
+	select {
+	case <-f.Ok():
+		return nil
 	case err := <-f.Err():
 		return unavailable("recording history", err)
+	case <-t.C:
+		return event.Errorf(event.CodeUnavailable, "recording history: no ack after %s", historyAckTimeout)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -538,7 +573,7 @@ func (e *Engine) flushOutbox(ctx context.Context, x *Execution) error {
 	for i < len(x.Outbox) && x.Outbox[i].ID <= last {
 		i++
 	}
-	f, err := e.publishEvents(x.ID, x.Outbox[i:])
+	f, err := e.publishEvents(x.ID, x.Outbox[i:], nil)
 	if err != nil {
 		return err
 	}

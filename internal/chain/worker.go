@@ -143,6 +143,7 @@ type publisher struct {
 	pending jetstream.PubAckFuture // the batch in flight
 	upTo    int64                  // the id of its last event
 	acked   int64                  // the stream has every event up to here
+	cache   eventCache             // the encoding of the events not acked
 }
 
 // settle notes the ack of the batch in flight (waiting for it if block)
@@ -163,6 +164,7 @@ func (p *publisher) settle(ctx context.Context, x *Execution, block bool) error 
 			}
 		}
 		p.pending, p.acked = nil, max(p.acked, p.upTo)
+		p.cache.forget(p.acked)
 	}
 	i := 0
 	for i < len(x.Outbox) && x.Outbox[i].ID <= p.acked {
@@ -174,13 +176,44 @@ func (p *publisher) settle(ctx context.Context, x *Execution, block bool) error 
 	return nil
 }
 
+// While an execution runs on, its worker lets up to historyBatch events
+// or historyBatchBytes of them pile up in the outbox before it publishes
+// them: a history message per step costs the stream about as much as the
+// snapshot update, and every KB the snapshot carries costs each update
+// a few microseconds. When a batch is in flight and the outbox holds
+// outboxMaxBytes, it waits for that batch's ack before the next snapshot,
+// which bounds the snapshot. The outbox is published in any case when the
+// worker lets go of the execution.
+const (
+	historyBatch      = 32
+	historyBatchBytes = 4 << 10
+	outboxMaxBytes    = 64 << 10
+)
+
+// full reports whether x's outbox holds historyBatch events or limit
+// bytes of them.
+func (p *publisher) full(x *Execution, limit int) bool {
+	if len(x.Outbox) >= historyBatch {
+		return true
+	}
+	n := 0
+	for i := range x.Outbox {
+		b, err := p.cache.encode(&x.Outbox[i])
+		if err != nil {
+			return true // the snapshot will not encode either: let it fail there
+		}
+		n += len(b)
+	}
+	return n >= limit
+}
+
 // publish sends the outbox of x, recorded, unless a batch is in flight
 // (its events go with the next one).
 func (p *publisher) publish(x *Execution) error {
 	if p.pending != nil || len(x.Outbox) == 0 {
 		return nil
 	}
-	f, err := p.e.publishEvents(x.ID, x.Outbox)
+	f, err := p.e.publishEvents(x.ID, x.Outbox, p.cache)
 	if err != nil {
 		return err
 	}
@@ -216,7 +249,7 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 	if err := e.flushOutbox(ctx, x); err != nil {
 		return retrySoon
 	}
-	p := &publisher{e: e}
+	p := &publisher{e: e, cache: eventCache{}}
 	if n := len(x.Outbox); n > 0 {
 		p.acked = x.Outbox[n-1].ID
 		x.Outbox = nil // in the stream now: the next snapshot drops them
@@ -234,6 +267,9 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 			return false
 		}
 		x, rev = nx, nrev
+		// Events of the step that lost the race were cached under ids
+		// that the winner's events may reuse.
+		clear(p.cache)
 		return true
 	}
 	for {
@@ -278,7 +314,7 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 			if err := p.settle(ctx, x, false); err != nil {
 				return retrySoon
 			}
-			nrev, err := e.save(ctx, x, rev)
+			nrev, err := e.saveCached(ctx, x, rev, p.cache)
 			if errors.Is(err, errConflict) {
 				if !reload() {
 					return retrySoon
@@ -342,10 +378,10 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 				}
 			}
 		}
-		if err := p.settle(ctx, x, false); err != nil {
+		if err := p.settle(ctx, x, p.pending != nil && p.full(x, outboxMaxBytes)); err != nil {
 			return retrySoon
 		}
-		nrev, err := e.save(ctx, x, rev)
+		nrev, err := e.saveCached(ctx, x, rev, p.cache)
 		if errors.Is(err, errConflict) {
 			if !reload() {
 				return retrySoon
@@ -357,8 +393,10 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 			return retrySoon
 		}
 		rev = nrev
-		if err := p.publish(x); err != nil {
-			return retrySoon
+		if p.full(x, historyBatchBytes) {
+			if err := p.publish(x); err != nil {
+				return retrySoon
+			}
 		}
 		it.Event = nil
 		for _, id := range cancel {
