@@ -59,6 +59,8 @@ var scenarios = []scenario{
 	{"idle_instance_memory", []string{"idle_instance_memory"}, runIdleMemory},
 	{"async_throughput", []string{"async_throughput_1node", "async_throughput_2nodes"}, runAsync},
 	{"chain", []string{"chain_step", "chain_transitions"}, runChain},
+	{"nats_reqreply", []string{"nats_reqreply_p50", "nats_reqreply_throughput"}, runNATSReqReply},
+	{"stream_throughput", []string{"stream_throughput"}, runStreamThroughput},
 }
 
 func (s scenario) matches(re *regexp.Regexp) bool {

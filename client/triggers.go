@@ -27,6 +27,22 @@ type TriggerSpec struct {
 	Schedule string `json:"schedule,omitempty"`
 	Timezone string `json:"timezone,omitempty"`
 	Missed   string `json:"missed,omitempty"`
+	// Stream, Filter, Concurrency, Batch, MaxDeliver and Backoff (a
+	// duration) configure a stream trigger; zero numbers take the
+	// server's defaults.
+	Stream      string `json:"stream,omitempty"`
+	Filter      string `json:"filter,omitempty"`
+	Concurrency int    `json:"concurrency,omitempty"`
+	Batch       int    `json:"batch,omitempty"`
+	MaxDeliver  int    `json:"maxDeliver,omitempty"`
+	Backoff     string `json:"backoff,omitempty"`
+	// Bucket, Events ("created", "removed"), Prefix, Suffix and Mode
+	// ("nats", "listen") are the fields of an object trigger.
+	Bucket string   `json:"bucket,omitempty"`
+	Events []string `json:"events,omitempty"`
+	Prefix string   `json:"prefix,omitempty"`
+	Suffix string   `json:"suffix,omitempty"`
+	Mode   string   `json:"mode,omitempty"`
 }
 
 // Trigger is a stored trigger with its state on the node that answered.

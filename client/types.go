@@ -38,6 +38,9 @@ type Spec struct {
 	// Auth is "none" (the default) or "token": invocations then need the
 	// admin token.
 	Auth string `json:"auth,omitempty"`
+	// Buckets are the object-store buckets the function may read and
+	// write (docs/abi.md, "Objects").
+	Buckets []string `json:"buckets,omitempty"`
 	// MaxRetries is how many times a failed async invocation is retried
 	// (server default 2); nil leaves the default, a pointer to 0 means no
 	// retries.

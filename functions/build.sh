@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the guest modules of functions/ into functions/build/:
 #
-#   build/{hello,echo,wordcount}.wasm  Go reactors (SDK, -buildmode=c-shared)
+#   build/{hello,echo,wordcount,csv2json}.wasm  Go reactors (SDK, -buildmode=c-shared)
 #   build/upper.wasm                    Go WASI command (no SDK)
 #   build/ping.wasm                     hand-written reactor (wat/ping.wat)
 #   build/testdata/*.wasm               runtime test fixtures (testdata/*.wat,
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 out=functions/build
-reactors=(hello echo wordcount)
+reactors=(hello echo wordcount csv2json)
 
 # Every Go module: reproducible paths, no symbol table or DWARF.
 goflags=(-trimpath -ldflags=-s\ -w)

@@ -25,6 +25,8 @@ type callState struct {
 	fail *event.Error
 	// outBytes counts what the guest wrote (resp.Body may be reused).
 	meta []byte
+	// object is the last object object_get fetched, until it is delivered.
+	object *objectCache
 }
 
 // maxErrorMessage caps what error_set keeps.

@@ -98,4 +98,10 @@ type Options struct {
 	// deploy), so Load skips linking a throwaway instance: a node loading
 	// a stored version after a restart pays for one instantiation, not two.
 	Validated bool
+	// Buckets are the buckets the object host functions may use
+	// (object_get, object_put); any other is refused with ObjectDenied.
+	Buckets []string
+	// Objects serves those calls; nil: the node has no object store
+	// (ObjectUnavailable).
+	Objects ObjectStore
 }

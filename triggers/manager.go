@@ -93,6 +93,7 @@ func (m *Manager) Apply(ctx context.Context, id string, spec *Spec) {
 		return
 	case Stop, Restart:
 		m.stop(id, r)
+		m.remove(id, r)
 		if act == Stop {
 			delete(m.failed, id)
 			return
@@ -131,6 +132,30 @@ func (m *Manager) stop(id string, r *running) {
 	defer cancel()
 	if err := r.t.Stop(ctx); err != nil {
 		m.env.Logger.Warn("stopping trigger", "trigger", id, "err", err)
+	}
+}
+
+// Remover is implemented by a kind whose trigger leaves state outside
+// the node (a bucket notification, a durable consumer). The manager calls
+// Remove, after Stop, when the trigger is deleted or its spec replaced;
+// not when the node merely shuts down. It must be idempotent: every node
+// running the trigger calls it.
+type Remover interface {
+	Remove(ctx context.Context, env Env) error
+}
+
+func (m *Manager) remove(id string, r *running) {
+	if r == nil {
+		return
+	}
+	rm, ok := r.t.(Remover)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultStopTimeout)
+	defer cancel()
+	if err := rm.Remove(ctx, m.env); err != nil {
+		m.env.Logger.Warn("removing trigger", "trigger", id, "err", err)
 	}
 }
 

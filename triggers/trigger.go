@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,24 @@ type Env struct {
 	InvokeAsync func(ctx context.Context, target string, ev *event.Event, key string) (string, error)
 	// Routes is the node's table of custom HTTP routes.
 	Routes Routes
+	// ObjectStore is the node's S3-compatible object store, for the
+	// object kind (Endpoint empty: none configured).
+	ObjectStore ObjectStoreConfig
+}
+
+// ObjectStoreConfig locates the node's object store (MinIO) and the way
+// its bucket events reach NATS.
+type ObjectStoreConfig struct {
+	// Endpoint is host:port of the S3 API; Secure selects HTTPS.
+	Endpoint string
+	Secure   bool
+	// AccessKey and SecretKey are the credentials baton uses.
+	AccessKey, SecretKey string
+	// Subject is the NATS subject MinIO's JetStream notification target
+	// publishes to (MINIO_NOTIFY_NATS_SUBJECT_<ID>), ARN that target's
+	// ARN for bucket notifications ("arn:minio:sqs::<ID>:nats").
+	Subject string
+	ARN     string
 }
 
 // Routes is a table of HTTP routes served by the node's listener. Handle
@@ -77,7 +96,7 @@ type Spec struct {
 	// ID names the trigger: [a-z0-9][a-z0-9-]{0,62}. The API makes one up
 	// ("<kind>-<random>") when it is empty.
 	ID string `json:"id" yaml:"id"`
-	// Kind is the event source: http, nats, cron.
+	// Kind is the event source: http, nats, cron, stream, ….
 	Kind string `json:"kind" yaml:"kind"`
 	// Function is the target: a function reference "name[:qualifier]" or
 	// "chain:NAME".
@@ -98,6 +117,30 @@ type Spec struct {
 	Timezone string `json:"timezone,omitempty" yaml:"timezone,omitempty"`
 	Missed   string `json:"missed,omitempty" yaml:"missed,omitempty"`
 
+	// stream: an existing JetStream stream consumed through a durable
+	// consumer shared by all nodes, with an optional filter subject;
+	// Concurrency invocations at once per node (default 4), pulls of
+	// Batch messages (default 16), MaxDeliver deliveries before the
+	// dead letter (default 5), retries after Backoff doubling each time
+	// (a duration, default "1s").
+	Stream      string `json:"stream,omitempty" yaml:"stream,omitempty"`
+	Filter      string `json:"filter,omitempty" yaml:"filter,omitempty"`
+	Concurrency int    `json:"concurrency,omitempty" yaml:"concurrency,omitempty"`
+	Batch       int    `json:"batch,omitempty" yaml:"batch,omitempty"`
+	MaxDeliver  int    `json:"maxDeliver,omitempty" yaml:"maxDeliver,omitempty"`
+	Backoff     string `json:"backoff,omitempty" yaml:"backoff,omitempty"`
+
+	// object: events of Bucket in the node's object store (MinIO), of
+	// the kinds Events ("created", "removed"; default created), on keys
+	// with Prefix and Suffix; Mode "nats" (default: durable, through the
+	// JetStream stream MinIO publishes into) or "listen" (MinIO's
+	// ListenBucketNotification; at most once).
+	Bucket string   `json:"bucket,omitempty" yaml:"bucket,omitempty"`
+	Events []string `json:"events,omitempty" yaml:"events,omitempty"`
+	Prefix string   `json:"prefix,omitempty" yaml:"prefix,omitempty"`
+	Suffix string   `json:"suffix,omitempty" yaml:"suffix,omitempty"`
+	Mode   string   `json:"mode,omitempty" yaml:"mode,omitempty"`
+
 	// Created is set by the store.
 	Created time.Time `json:"created,omitzero" yaml:"-"`
 }
@@ -109,7 +152,19 @@ func (s *Spec) kindFields() []struct{ name, value string } {
 		{"method", s.Method}, {"path", s.Path},
 		{"subject", s.Subject},
 		{"schedule", s.Schedule}, {"timezone", s.Timezone}, {"missed", s.Missed},
+		{"stream", s.Stream}, {"filter", s.Filter}, {"concurrency", itoa(s.Concurrency)},
+		{"batch", itoa(s.Batch)}, {"maxDeliver", itoa(s.MaxDeliver)}, {"backoff", s.Backoff},
+		{"bucket", s.Bucket}, {"events", strings.Join(s.Events, ",")}, {"prefix", s.Prefix},
+		{"suffix", s.Suffix}, {"mode", s.Mode},
 	}
+}
+
+// itoa is n in decimal, "" for 0 (an unset number).
+func itoa(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }
 
 // Only returns a *FieldError naming the first per-kind field that is set

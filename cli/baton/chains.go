@@ -2,24 +2,18 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/baton-run/baton/client"
-	"github.com/baton-run/baton/internal/server"
-	"github.com/baton-run/baton/scheduler/asl"
-	"github.com/baton-run/baton/scheduler/asl/conformance"
 )
 
 func (e *env) chainCommand() *cli.Command {
@@ -366,89 +360,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// conformanceStandIns maps the recorded Lambda handlers of the shared
-// conformance cases to the wasm functions that stand in for them.
-var conformanceStandIns = map[string]string{
-	"id_function.py":     "identity",
-	"raise_exception.py": "raise",
-}
-
-func (e *env) chainConformanceCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "conformance",
-		Usage:     "run ASL conformance cases against the engine with real wasm functions",
-		ArgsUsage: "DIR",
-		Description: "Starts an in-process node on a temporary data directory, deploys the stand-in\n" +
-			"functions (identity, raise) from --modules, runs every case of DIR and prints a\n" +
-			"per-feature table ending in \"N passed, M failed, K skipped\". Exits 1 when a case fails.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "modules", Usage: "directory of the built stand-in modules (identity.wasm, raise.wasm)", Value: filepath.Join("functions", "build", "testdata")},
-		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef(c, "chain conformance needs DIR")
-			}
-			dir := c.Args().First()
-			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				return usagef(c, "%s is not a directory of conformance cases", dir)
-			}
-			return e.runConformance(c.Context, dir, c.String("modules"))
-		},
-	}
-}
-
-func (e *env) runConformance(ctx context.Context, dir, modules string) error {
-	data, err := os.MkdirTemp("", "baton-conformance-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(data)
-	srv, err := server.New(server.Config{DataDir: data, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:-1",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		return err
-	}
-	if err := srv.Start(ctx); err != nil {
-		return err
-	}
-	defer srv.Close()
-	cl, err := client.New("http://"+srv.HTTPAddr(), srv.Token())
-	if err != nil {
-		return err
-	}
-	for _, fn := range conformanceStandIns {
-		f, err := os.Open(filepath.Join(modules, fn+".wasm"))
-		if err != nil {
-			return fmt.Errorf("stand-in function %s: %w (build it with `bash functions/build.sh fixtures`)", fn, err)
-		}
-		_, err = cl.Deploy(ctx, client.Spec{Name: fn}, f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("deploying %s: %w", fn, err)
-		}
-	}
-	invoker := asl.TaskInvokerFunc(func(ctx context.Context, target string, input json.RawMessage) (json.RawMessage, error) {
-		name, qual, ok := asl.ParseFunctionRef(target)
-		if !ok {
-			return nil, &asl.TaskError{Name: asl.ErrorTaskFailed, Cause: "unsupported resource " + target}
-		}
-		if h, ok := conformance.HandlerFor(ctx, target); ok {
-			if fn, ok := conformanceStandIns[h]; ok {
-				name, qual = fn, ""
-			} else {
-				return nil, &asl.TaskError{Name: "Lambda.Unknown", Cause: "no stand-in function for handler " + h}
-			}
-		}
-		return srv.InvokeTask(ctx, &asl.TaskCall{Resource: target, Target: target, Function: name, Qualifier: qual, Input: input}, "conformance")
-	})
-	sum, err := conformance.Run(dir, invoker, e.stdout)
-	if err != nil {
-		return err
-	}
-	if sum.Failed > 0 {
-		return fmt.Errorf("%d conformance case(s) failed", sum.Failed)
-	}
-	return nil
 }

@@ -36,6 +36,8 @@ func (e *env) deployCommand() *cli.Command {
 		Description: "Uploads the module with its spec. The same module and spec as the newest\n" +
 			"version change nothing. FILE may be - to read the module from stdin (then --name is required).",
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "apply a manifest (baton.yaml: functions, triggers, chains) instead; see docs/manifest.md"},
+			&cli.BoolFlag{Name: "prune", Usage: "with -f: remove what this manifest deployed before but no longer declares"},
 			&cli.StringFlag{Name: "name", Usage: "function name", DefaultText: "the file name without .wasm"},
 			&cli.IntFlag{Name: "memory", Usage: "memory cap in MiB", DefaultText: "64"},
 			&cli.StringFlag{Name: "timeout", Usage: "deadline of one invocation (Go duration)", DefaultText: "5s"},
@@ -47,6 +49,7 @@ func (e *env) deployCommand() *cli.Command {
 			&cli.StringFlag{Name: "max-input", Usage: "largest event data, in bytes (or 512KiB, 6MiB…)", DefaultText: "6MiB"},
 			&cli.StringFlag{Name: "max-output", Usage: "largest response body, in bytes (or 512KiB, 6MiB…)", DefaultText: "6MiB"},
 			&cli.StringSliceFlag{Name: "env", Usage: "environment variable of the guest, as KEY=VALUE (repeatable)"},
+			&cli.StringSliceFlag{Name: "bucket", Usage: "object-store bucket the function may read and write (repeatable or comma-separated)"},
 			&cli.StringFlag{Name: "auth", Usage: "none, or token: invocations need the admin token", DefaultText: "none"},
 			&cli.IntFlag{Name: "max-retries", Usage: "retries of a failed async invocation (0 for none)", DefaultText: "2"},
 			&cli.StringFlag{Name: "retry-backoff", Usage: "delay before the first retry, doubled for each later one (Go duration)", DefaultText: "1s"},
@@ -58,6 +61,9 @@ func (e *env) deployCommand() *cli.Command {
 }
 
 func (e *env) deploy(c *cli.Context) error {
+	if c.String("file") != "" {
+		return e.deployManifest(c)
+	}
 	switch {
 	case c.NArg() == 0:
 		return usagef(c, "missing the module file (FILE.wasm)")
@@ -196,6 +202,7 @@ func specFromFlags(c *cli.Context, file string) (client.Spec, error) {
 		}
 		spec.Env[k] = v
 	}
+	spec.Buckets = c.StringSlice("bucket")
 	if err := asyncSpecFromFlags(c, &spec); err != nil {
 		return spec, err
 	}

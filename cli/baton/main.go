@@ -114,6 +114,7 @@ func (e *env) newApp() *cli.App {
 	app.Commands = []*cli.Command{
 		e.command(e.upCommand()),
 		e.command(e.deployCommand()),
+		e.command(e.initCommand()),
 		e.command(e.invokeCommand()),
 		e.command(e.lsCommand()),
 		e.command(e.getCommand()),

@@ -25,10 +25,12 @@ func (e *env) triggerCommand() *cli.Command {
 func (e *env) triggerAddCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "add",
-		Usage: "add a trigger of KIND (http, nats, cron); every node runs it",
+		Usage: "add a trigger of KIND (http, nats, cron, stream, object); every node runs it",
 		UsageText: "baton trigger add http --method POST --path '/orders/{id}' --function NAME\n" +
 			"   baton trigger add nats --subject 'greet.*' --function NAME\n" +
-			"   baton trigger add cron --schedule '@every 30s' [--timezone Europe/Paris] --function NAME",
+			"   baton trigger add cron --schedule '@every 30s' [--timezone Europe/Paris] --function NAME\n" +
+			"   baton trigger add stream --stream S [--filter SUBJ] [--concurrency N] [--batch N] [--max-deliver N] [--backoff 1s] --function NAME\n" +
+			"   baton trigger add object --bucket B [--events created,removed] [--prefix P] [--suffix .csv] [--mode nats|listen] --function NAME",
 		ArgsUsage: "KIND",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "function", Aliases: []string{"f"}, Usage: "target: function `NAME[:QUALIFIER]` or chain:NAME"},
@@ -39,10 +41,21 @@ func (e *env) triggerAddCommand() *cli.Command {
 			&cli.StringFlag{Name: "schedule", Usage: "cron: cron expression (seconds optional), @hourly…, or @every 30s"},
 			&cli.StringFlag{Name: "timezone", Usage: "cron: IANA time zone of the schedule (default UTC)"},
 			&cli.StringFlag{Name: "missed", Usage: "cron: ticks missed while no node ran: last (fire the latest once) or skip"},
+			&cli.StringFlag{Name: "stream", Usage: "stream: name of an existing JetStream stream"},
+			&cli.StringFlag{Name: "filter", Usage: "stream: only the stream's messages on this subject (wildcards allowed)"},
+			&cli.IntFlag{Name: "concurrency", Usage: "stream: invocations at once per node (default 4)"},
+			&cli.IntFlag{Name: "batch", Usage: "stream: messages per pull (default 16)"},
+			&cli.IntFlag{Name: "max-deliver", Usage: "stream: deliveries of a failing message before its dead letter (default 5)"},
+			&cli.StringFlag{Name: "backoff", Usage: "stream: delay before the first redelivery, doubling each time (default 1s)"},
+			&cli.StringFlag{Name: "bucket", Usage: "object: bucket of the node's object store (MinIO)"},
+			&cli.StringSliceFlag{Name: "events", Usage: "object: created, removed (repeat or comma-separate; default created)"},
+			&cli.StringFlag{Name: "prefix", Usage: "object: only keys starting with this"},
+			&cli.StringFlag{Name: "suffix", Usage: "object: only keys ending with this (.csv)"},
+			&cli.StringFlag{Name: "mode", Usage: "object: nats (durable, the default) or listen (at most once)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return usagef(c, "trigger add needs KIND (http, nats or cron)")
+				return usagef(c, "trigger add needs KIND (http, nats, cron, stream or object)")
 			}
 			if c.String("function") == "" {
 				return usagef(c, "trigger add needs --function NAME (or chain:NAME)")
@@ -51,6 +64,10 @@ func (e *env) triggerAddCommand() *cli.Command {
 				ID: c.String("id"), Kind: c.Args().First(), Function: c.String("function"),
 				Method: c.String("method"), Path: c.String("path"), Subject: c.String("subject"),
 				Schedule: c.String("schedule"), Timezone: c.String("timezone"), Missed: c.String("missed"),
+				Stream: c.String("stream"), Filter: c.String("filter"), Concurrency: c.Int("concurrency"),
+				Batch: c.Int("batch"), MaxDeliver: c.Int("max-deliver"), Backoff: c.String("backoff"),
+				Bucket: c.String("bucket"), Events: c.StringSlice("events"), Prefix: c.String("prefix"),
+				Suffix: c.String("suffix"), Mode: c.String("mode"),
 			}
 			if spec.Kind == "http" && spec.Method == "" {
 				spec.Method = "ANY"
@@ -83,6 +100,13 @@ func source(s client.TriggerSpec) string {
 		return m + " " + s.Path
 	case "nats":
 		return s.Subject
+	case "stream":
+		if s.Filter != "" {
+			return s.Stream + " " + s.Filter
+		}
+		return s.Stream
+	case "object":
+		return s.Bucket + "/" + s.Prefix + "*" + s.Suffix
 	case "cron":
 		out := s.Schedule
 		if s.Timezone != "" {

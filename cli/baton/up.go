@@ -21,7 +21,8 @@ func (e *env) upCommand() *cli.Command {
 			&cli.StringFlag{Name: "nats", Usage: "join the NATS server at this URL instead of embedding one", EnvVars: []string{"BATON_NATS"}},
 			&cli.StringFlag{Name: "nats-listen", Usage: "client listen address of the embedded NATS server", Value: "127.0.0.1:4222"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "directory of compiled code (default <data-dir>/cache); may be shared between nodes of one machine", EnvVars: []string{"BATON_CACHE_DIR"}},
-			&cli.BoolFlag{Name: "dev", Usage: "deploy the example functions found in --examples at start"},
+			&cli.BoolFlag{Name: "dev", Usage: "apply the examples' manifest (--manifest) at start"},
+			&cli.StringFlag{Name: "manifest", Usage: "manifest applied by --dev", DefaultText: "baton.yaml next to --examples (functions/baton.yaml)"},
 			&cli.StringFlag{Name: "examples", Usage: "directory of the built example modules", Value: "functions/build"},
 			&cli.IntFlag{Name: "async-workers", Usage: "async invocations this node runs at once (-1: none, only accept them)", Value: 16},
 			&cli.DurationFlag{Name: "async-ack-wait", Usage: "how soon the async work of a dead node goes to another", Value: 30 * time.Second},
@@ -29,6 +30,12 @@ func (e *env) upCommand() *cli.Command {
 			&cli.DurationFlag{Name: "chain-ack-wait", Usage: "how soon the chain executions of a dead node resume on another", Value: 30 * time.Second},
 			&cli.DurationFlag{Name: "chain-history-retention", Usage: "how long chain execution history is kept", Value: 7 * 24 * time.Hour},
 			&cli.DurationFlag{Name: "result-retention", Usage: "how long async invocation records, results and idempotency keys are kept", Value: 24 * time.Hour},
+			&cli.StringFlag{Name: "minio-endpoint", Usage: "host:port of the MinIO (S3) server of object triggers and object host functions", EnvVars: []string{"BATON_MINIO_ENDPOINT"}},
+			&cli.StringFlag{Name: "minio-access-key", Usage: "MinIO access key", EnvVars: []string{"BATON_MINIO_ACCESS_KEY"}},
+			&cli.StringFlag{Name: "minio-secret-key", Usage: "MinIO secret key", EnvVars: []string{"BATON_MINIO_SECRET_KEY"}},
+			&cli.BoolFlag{Name: "minio-secure", Usage: "talk to MinIO over HTTPS", EnvVars: []string{"BATON_MINIO_SECURE"}},
+			&cli.StringFlag{Name: "minio-subject", Usage: "NATS subject MinIO's JetStream notification target publishes to", Value: server.DefaultMinIOSubject, EnvVars: []string{"BATON_MINIO_SUBJECT"}},
+			&cli.StringFlag{Name: "minio-arn", Usage: "ARN of that notification target", Value: server.DefaultMinIOARN, EnvVars: []string{"BATON_MINIO_ARN"}},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -44,6 +51,7 @@ func (e *env) upCommand() *cli.Command {
 				NATSURL:     c.String("nats"),
 				NATSListen:  c.String("nats-listen"),
 				Dev:         c.Bool("dev"),
+				DevManifest: c.String("manifest"),
 				ExamplesDir: c.String("examples"),
 				CacheDir:    c.String("cache-dir"),
 
@@ -53,7 +61,12 @@ func (e *env) upCommand() *cli.Command {
 				ChainWorkers:          c.Int("chain-workers"),
 				ChainAckWait:          c.Duration("chain-ack-wait"),
 				ChainHistoryRetention: c.Duration("chain-history-retention"),
-				Logger:                slog.New(slog.NewTextHandler(e.stderr, nil)),
+				MinIO: server.MinIOConfig{
+					Endpoint: c.String("minio-endpoint"), Secure: c.Bool("minio-secure"),
+					AccessKey: c.String("minio-access-key"), SecretKey: c.String("minio-secret-key"),
+					Subject: c.String("minio-subject"), ARN: c.String("minio-arn"),
+				},
+				Logger: slog.New(slog.NewTextHandler(e.stderr, nil)),
 			}
 			// server.Run, step by step, to print the bound address.
 			s, err := server.New(cfg)

@@ -280,7 +280,10 @@ func (e *Engine) Start(ctx context.Context, chain string, input json.RawMessage,
 			Name:             name,
 			StateMachineID:   "arn:baton:states:local:000000000000:stateMachine:" + chain,
 			StateMachineName: chain,
-			StartTime:        now,
+			// Step Functions always names a role; baton has none of its
+			// own, so the context object carries a fixed one.
+			RoleArn:   "arn:baton:iam::000000000000:role/baton",
+			StartTime: now,
 		}, input),
 	}
 	data, err := json.Marshal(x)

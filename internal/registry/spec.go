@@ -35,6 +35,9 @@ type Spec struct {
 	MaxOutputBytes int               `json:"maxOutputBytes,omitempty" yaml:"maxOutputBytes,omitempty"`
 	Env            map[string]string `json:"env,omitempty" yaml:"env,omitempty"`
 	Auth           string            `json:"auth,omitempty" yaml:"auth,omitempty"`
+	// Buckets are the object-store buckets the function may read and
+	// write with the object host functions (docs/abi.md).
+	Buckets []string `json:"buckets,omitempty" yaml:"buckets,omitempty"`
 	// Async invocations (async.go).
 	MaxRetries   *int         `json:"maxRetries,omitempty" yaml:"maxRetries,omitempty"`
 	RetryBackoff Duration     `json:"retryBackoff,omitempty" yaml:"retryBackoff,omitempty"`
@@ -48,6 +51,11 @@ var envRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // DefaultIdleTimeout is how long an instance may stay idle before the
 // scaler closes it, unless the spec says otherwise.
 const DefaultIdleTimeout = 5 * time.Minute
+
+var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// ValidBucket reports whether name is a valid S3 bucket name.
+func ValidBucket(name string) bool { return bucketRE.MatchString(name) }
 
 // ValidName reports whether name is a valid function name.
 func ValidName(name string) bool { return nameRE.MatchString(name) }
@@ -105,6 +113,11 @@ func (s Spec) Validate() error {
 	for k := range s.Env {
 		if !envRE.MatchString(k) {
 			return fmt.Errorf("env: %q is not a valid variable name", k)
+		}
+	}
+	for _, b := range s.Buckets {
+		if !ValidBucket(b) {
+			return fmt.Errorf("buckets: %q is not a bucket name (3-63 lower-case letters, digits, '.' or '-', starting and ending with a letter or digit)", b)
 		}
 	}
 	return s.validateAsync()

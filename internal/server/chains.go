@@ -28,11 +28,16 @@ const defaultChainWait = 60 * time.Second
 // startChains opens the chain engine and starts this node's workers,
 // owned by s.wg and stopped by Close.
 func (s *Server) startChains(ctx context.Context, js jetstream.JetStream) error {
+	invoke := s.cfg.ChainInvoke
+	if invoke == nil {
+		invoke = s.InvokeTask
+	}
 	e, err := chain.Open(ctx, js, chain.Options{
 		Workers:          s.cfg.ChainWorkers,
 		AckWait:          s.cfg.ChainAckWait,
 		HistoryRetention: s.cfg.ChainHistoryRetention,
-		Invoke:           s.InvokeTask,
+		Invoke:           invoke,
+		Clock:            s.cfg.ChainClock,
 		Logger:           s.log,
 	})
 	if err != nil {
@@ -374,4 +379,10 @@ func (s *Server) handleRedriveExecution(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	writeJSON(w, http.StatusAccepted, viewExecution(x))
+}
+
+// ChainExecution returns the durable record of execution id (a child
+// included: the conformance runner reads whether it is detached).
+func (s *Server) ChainExecution(ctx context.Context, id string) (*chain.Execution, error) {
+	return s.chains.Get(ctx, id)
 }

@@ -3,6 +3,9 @@ package server
 import (
 	"log/slog"
 	"time"
+
+	"github.com/baton-run/baton/internal/chain"
+	"github.com/baton-run/baton/scheduler/asl"
 )
 
 // Config is the configuration of one baton node, as given to `baton up`.
@@ -19,10 +22,14 @@ type Config struct {
 	// NATSListen is the client listen address of the embedded NATS server
 	// (default "127.0.0.1:4222"; port 0 or -1 picks a free port).
 	NATSListen string
-	// Dev deploys the example functions found in ExamplesDir at start.
+	// Dev applies the examples' manifest (DevManifest) at start, through
+	// the admin API in-process, before the node listens.
 	Dev bool
 	// ExamplesDir holds the built example modules (default "functions/build").
 	ExamplesDir string
+	// DevManifest is the manifest Dev applies (default baton.yaml in the
+	// parent of ExamplesDir: functions/baton.yaml).
+	DevManifest string
 	// CacheDir holds compiled code (default <DataDir>/cache).
 	CacheDir string
 	// HeartbeatInterval is how often the node announces itself and its
@@ -47,11 +54,45 @@ type Config struct {
 	// ChainHistoryRetention is how long chain execution history is kept
 	// (default 7 days).
 	ChainHistoryRetention time.Duration
+	// ChainClock tells chain executions the time (default: the system
+	// clock). Any other clock is virtual: Wait states and retry delays are
+	// slept on it inline (the conformance runner uses asl.InstantClock).
+	ChainClock asl.Clock
+	// ChainInvoke, when set, runs the Task states of chains instead of
+	// the node's InvokeTask (it may wrap it: the conformance runner maps
+	// recorded Lambda names to stand-in functions).
+	ChainInvoke chain.InvokeFunc
 	// ScaleInterval is how often the scaler observes the instance pools,
 	// prewarms and scales them down (default 1s).
 	ScaleInterval time.Duration
+	// MinIO is the node's S3-compatible object store: the object trigger
+	// kind and the object host functions use it (docs/triggers.md).
+	// Endpoint empty: none.
+	MinIO MinIOConfig
 	// ShutdownTimeout bounds a graceful stop (default 10s).
 	ShutdownTimeout time.Duration
 	// Logger receives the server log (default: slog.Default()).
 	Logger *slog.Logger
+}
+
+// Defaults of MinIOConfig.
+const (
+	DefaultMinIOSubject = "baton.minio.events"
+	DefaultMinIOARN     = "arn:minio:sqs::PRIMARY:nats"
+)
+
+// MinIOConfig locates the node's MinIO server and its NATS notification
+// target.
+type MinIOConfig struct {
+	// Endpoint is host:port of the S3 API; Secure selects HTTPS.
+	Endpoint string
+	Secure   bool
+	// AccessKey and SecretKey are the credentials baton uses (never put
+	// in trigger or function specs).
+	AccessKey, SecretKey string
+	// Subject is the subject MinIO's JetStream target publishes to
+	// (MINIO_NOTIFY_NATS_SUBJECT_<ID>; default "baton.minio.events"), ARN
+	// that target's ARN (default "arn:minio:sqs::PRIMARY:nats").
+	Subject string
+	ARN     string
 }

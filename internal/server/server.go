@@ -49,7 +49,9 @@ type Server struct {
 	nc     *nats.Conn
 	reg    *registry.Registry
 	engine *runtime.Engine
-	token  string
+	// objects serves the object host functions (objects.go); nil: none.
+	objects runtime.ObjectStore
+	token   string
 
 	ln      net.Listener
 	httpSrv *http.Server
@@ -104,6 +106,12 @@ func (c *Config) setDefaults() error {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
 	}
+	if c.MinIO.Subject == "" {
+		c.MinIO.Subject = DefaultMinIOSubject
+	}
+	if c.MinIO.ARN == "" {
+		c.MinIO.ARN = DefaultMinIOARN
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -115,8 +123,13 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	objects, err := newObjectStore(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	id := nuid.Next()
 	return &Server{
+		objects: objects,
 		cfg:     cfg,
 		nodeID:  id,
 		log:     cfg.Logger.With("node", id[len(id)-6:]),
@@ -170,11 +183,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); <-watchDone }()
 
-	if s.cfg.Dev {
-		if err := s.deployExamples(ctx); err != nil {
-			return err
-		}
-	}
 	if err := s.startAsync(ctx, js); err != nil {
 		return err
 	}
@@ -185,12 +193,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 
+	handler := s.routes()
+	if s.cfg.Dev {
+		if err := s.applyDevManifest(ctx, handler); err != nil {
+			return err
+		}
+	}
 	s.ln, err = net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.cfg.HTTPAddr, err)
 	}
 	s.httpSrv = &http.Server{
-		Handler:           s.routes(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -490,6 +504,8 @@ func (s *Server) load(ctx context.Context, name string, v *registry.Version) (*r
 		Version:   v.Version,
 		Limits:    v.Spec.Limits(),
 		Env:       v.Spec.Env,
+		Buckets:   v.Spec.Buckets,
+		Objects:   s.objects,
 		Validated: true,
 	})
 	if err != nil {
@@ -497,30 +513,6 @@ func (s *Server) load(ctx context.Context, name string, v *registry.Version) (*r
 	}
 	s.log.Debug("function loaded", "function", name, "version", v.Version, "took", time.Since(start))
 	return f, nil
-}
-
-// deployExamples deploys every module in the examples directory, named
-// after its file.
-func (s *Server) deployExamples(ctx context.Context) error {
-	paths, err := filepath.Glob(filepath.Join(s.cfg.ExamplesDir, "*.wasm"))
-	if err != nil || len(paths) == 0 {
-		return fmt.Errorf("--dev: no example modules in %s (build them with `go tool task wasm`)", s.cfg.ExamplesDir)
-	}
-	for _, p := range paths {
-		module, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		name := strings.TrimSuffix(filepath.Base(p), ".wasm")
-		d, err := s.deploy(ctx, registry.Spec{Name: name}, module)
-		if err != nil {
-			return fmt.Errorf("--dev: deploying %s: %w", p, err)
-		}
-		if d.Changed {
-			s.log.Info("example deployed", "function", name, "version", d.Version.Version)
-		}
-	}
-	return nil
 }
 
 // deploy validates module against spec by loading it, then records it.

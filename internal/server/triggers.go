@@ -21,8 +21,10 @@ import (
 	"github.com/baton-run/baton/triggers"
 	httptrigger "github.com/baton-run/baton/triggers/http"
 
-	_ "github.com/baton-run/baton/triggers/cron" // the cron kind
-	_ "github.com/baton-run/baton/triggers/nats" // the nats kind
+	_ "github.com/baton-run/baton/triggers/cron"   // the cron kind
+	_ "github.com/baton-run/baton/triggers/nats"   // the nats kind
+	_ "github.com/baton-run/baton/triggers/object" // the object kind
+	_ "github.com/baton-run/baton/triggers/stream" // the stream kind
 )
 
 // triggerState is the node's part of the triggers: the store, the manager
@@ -55,6 +57,7 @@ func (s *Server) startTriggers(ctx context.Context, js jetstream.JetStream) erro
 		Invoke:      s.triggerInvoke,
 		InvokeAsync: s.triggerInvokeAsync,
 		Routes:      routes,
+		ObjectStore: s.cfg.objectStoreConfig(),
 	})
 	s.trig = &triggerState{store: store, manager: m, routes: routes}
 	runCtx := s.runCtx

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/baton-run/baton/functions/sdk"
+	"github.com/baton-run/baton/functions/sdk/internal/objstore"
 	"github.com/baton-run/baton/functions/sdk/internal/sink"
 )
 
@@ -177,3 +178,17 @@ func (r *recorder) log(level int, msg string, fields []byte) {
 	r.resp.Logs = append(r.resp.Logs, l)
 	r.mu.Unlock()
 }
+
+// PutObject stores an object in the in-memory store sdk.GetObject reads
+// when a handler runs natively.
+func PutObject(bucket, key string, data []byte) { objstore.Put(bucket, key, data, "") }
+
+// Object returns what a handler stored with sdk.PutObject (natively), and
+// its content type.
+func Object(bucket, key string) (data []byte, contentType string, ok bool) {
+	o, ok := objstore.Get(bucket, key)
+	return o.Data, o.ContentType, ok
+}
+
+// ResetObjects empties the in-memory object store.
+func ResetObjects() { objstore.Reset() }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -129,17 +130,94 @@ func LoadDir(dir string) ([]*Case, error) {
 	return cases, nil
 }
 
-// Run loads the cases in dir, runs each with invoker (nil: cases that
-// call functions are skipped), writes the report to w and returns the
-// summary. The error is for the runner itself (an unreadable directory).
+// Runner runs one case on an engine and returns what it did: status,
+// output or error and cause, and the states entered in order (History is
+// not scored). A *SkipError skips the case; any other error fails it.
+type Runner interface {
+	Run(ctx context.Context, c *Case) (*asl.Result, error)
+}
+
+// RunnerFunc adapts a function to Runner.
+type RunnerFunc func(ctx context.Context, c *Case) (*asl.Result, error)
+
+// Run calls f.
+func (f RunnerFunc) Run(ctx context.Context, c *Case) (*asl.Result, error) { return f(ctx, c) }
+
+// SkipError tells the scorer a runner cannot run a case, and why.
+type SkipError struct{ Reason string }
+
+func (e *SkipError) Error() string { return "skipped: " + e.Reason }
+
+// Skip returns a *SkipError with reason.
+func Skip(reason string) error { return &SkipError{Reason: reason} }
+
+// Memory runs cases with the in-memory driver asl.Run, Invoker running
+// Task states (nil: cases that call functions are skipped). Wait states
+// and retry delays take no time (an asl.InstantClock).
+type Memory struct {
+	Invoker asl.TaskInvoker
+}
+
+// Run runs c with asl.Run.
+func (r Memory) Run(ctx context.Context, c *Case) (*asl.Result, error) {
+	if len(c.LambdaFunctions) > 0 && r.Invoker == nil {
+		return nil, Skip("calls functions and no invoker was given")
+	}
+	m, err := asl.Parse(c.Definition)
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	ctx = context.WithValue(ctx, ctxKey{}, c.Handlers())
+	return asl.Run(ctx, m, c.ExecutionInput(), asl.RunOptions{
+		Invoker: r.Invoker,
+		Clock:   asl.NewInstantClock(time.Now()),
+		Info: asl.ExecutionInfo{
+			Name:             "conformance",
+			StateMachineName: strings.TrimSuffix(c.Name, ".json"),
+			RoleArn:          "arn:aws:iam::000000000000:role/baton",
+		},
+	})
+}
+
+// Handlers maps the function names of the case's Lambda ARNs to the base
+// name of the handler file that implements them ("id_function.py").
+func (c *Case) Handlers() map[string]string {
+	handlers := map[string]string{}
+	for arn, lf := range c.LambdaFunctions {
+		if name, _, ok := asl.ParseFunctionRef(arn); ok {
+			handlers[name] = filepath.Base(lf.HandlerFile)
+		}
+	}
+	return handlers
+}
+
+// ExecutionInput is the execution input ({} when the case gives none).
+func (c *Case) ExecutionInput() json.RawMessage {
+	if len(c.Input) == 0 {
+		return json.RawMessage("{}")
+	}
+	return c.Input
+}
+
+// Run loads the cases in dir, runs each in memory with invoker (nil:
+// cases that call functions are skipped), writes the report to w and
+// returns the summary. The error is for the runner itself (an unreadable
+// directory).
 func Run(dir string, invoker asl.TaskInvoker, w io.Writer) (Summary, error) {
+	return RunWith(dir, Memory{Invoker: invoker}, w)
+}
+
+// RunWith is Run with any engine: it runs each case of dir with runner,
+// one at a time, scores it, writes the report to w and returns the
+// summary.
+func RunWith(dir string, runner Runner, w io.Writer) (Summary, error) {
 	cases, err := LoadDir(dir)
 	if err != nil {
 		return Summary{}, err
 	}
 	var sum Summary
 	for _, c := range cases {
-		r := RunCase(context.Background(), c, invoker)
+		r := RunCaseWith(context.Background(), c, runner)
 		sum.Cases = append(sum.Cases, r)
 	}
 	sum.tally()
@@ -221,62 +299,60 @@ func (s *Summary) Report(w io.Writer) error {
 	return err
 }
 
-// caseTimeout bounds one case; Wait states use an InstantClock.
+// caseTimeout bounds one case.
 const caseTimeout = 30 * time.Second
 
-// RunCase runs and scores one case.
+// RunCase runs one case in memory with invoker and scores it.
 func RunCase(ctx context.Context, c *Case, invoker asl.TaskInvoker) CaseResult {
+	return RunCaseWith(ctx, c, Memory{Invoker: invoker})
+}
+
+// RunCaseWith runs one case with runner and scores it; cases no engine of
+// baton can reproduce are skipped without running.
+func RunCaseWith(ctx context.Context, c *Case, runner Runner) CaseResult {
+	res := CaseResult{Name: c.Name, Features: c.Features}
+	if reason := skipReason(c); reason != "" {
+		res.Verdict, res.Reason = Skipped, reason
+		return res
+	}
+	ctx, cancel := context.WithTimeout(ctx, caseTimeout)
+	defer cancel()
+	out, err := runner.Run(ctx, c)
+	var skip *SkipError
+	switch {
+	case errors.As(err, &skip):
+		res.Verdict, res.Reason = Skipped, skip.Reason
+		return res
+	case err != nil:
+		res.Verdict, res.Reason = Failed, "run: "+err.Error()
+		return res
+	}
+	return Score(c, out)
+}
+
+// skipReason says why a case is skipped whatever the engine ("": it runs).
+func skipReason(c *Case) string {
+	switch {
+	case hasAny(c.Flags, "localstack_mock_config"):
+		return "relies on LocalStack's mocked service responses"
+	case hasAny(c.Features, "express"):
+		return "Express workflows have a different context object; baton runs Standard-style executions"
+	case c.Expected.Status == "TIMED_OUT" || c.Expected.Status == "ABORTED":
+		return "expects " + c.Expected.Status
+	}
+	return ""
+}
+
+// Score compares what an engine did (out) with what the case expects.
+func Score(c *Case, out *asl.Result) CaseResult {
 	res := CaseResult{Name: c.Name, Features: c.Features}
 	fail := func(format string, args ...any) CaseResult {
 		res.Verdict = Failed
 		res.Reason = fmt.Sprintf(format, args...)
 		return res
 	}
-	if len(c.LambdaFunctions) > 0 && invoker == nil {
-		res.Verdict, res.Reason = Skipped, "calls functions and no invoker was given"
-		return res
-	}
-	if hasAny(c.Flags, "localstack_mock_config") {
-		res.Verdict, res.Reason = Skipped, "relies on LocalStack's mocked service responses"
-		return res
-	}
-	if hasAny(c.Features, "express") {
-		res.Verdict, res.Reason = Skipped, "Express workflows have a different context object; baton runs Standard-style executions"
-		return res
-	}
-	if c.Expected.Status == "TIMED_OUT" || c.Expected.Status == "ABORTED" {
-		res.Verdict, res.Reason = Skipped, "expects "+c.Expected.Status
-		return res
-	}
-	m, err := asl.Parse(c.Definition)
-	if err != nil {
-		return fail("parse: %v", err)
-	}
-	handlers := map[string]string{}
-	for arn, lf := range c.LambdaFunctions {
-		name, _, ok := asl.ParseFunctionRef(arn)
-		if ok {
-			handlers[name] = filepath.Base(lf.HandlerFile)
-		}
-	}
-	ctx = context.WithValue(ctx, ctxKey{}, handlers)
-	ctx, cancel := context.WithTimeout(ctx, caseTimeout)
-	defer cancel()
-	input := c.Input
-	if len(input) == 0 {
-		input = json.RawMessage("{}")
-	}
-	out, err := asl.Run(ctx, m, input, asl.RunOptions{
-		Invoker: invoker,
-		Clock:   asl.NewInstantClock(time.Now()),
-		Info: asl.ExecutionInfo{
-			Name:             "conformance",
-			StateMachineName: strings.TrimSuffix(c.Name, ".json"),
-			RoleArn:          "arn:aws:iam::000000000000:role/baton",
-		},
-	})
-	if err != nil {
-		return fail("run: %v", err)
+	if out == nil {
+		return fail("run: no result")
 	}
 	if string(out.Status) != c.Expected.Status {
 		detail := ""
