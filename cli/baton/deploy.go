@@ -202,7 +202,7 @@ func specFromFlags(c *cli.Context, file string) (client.Spec, error) {
 		}
 		spec.Env[k] = v
 	}
-	spec.Buckets = c.StringSlice("bucket")
+	spec.Buckets = splitList(c.StringSlice("bucket"))
 	if err := asyncSpecFromFlags(c, &spec); err != nil {
 		return spec, err
 	}

@@ -66,7 +66,7 @@ func (e *env) triggerAddCommand() *cli.Command {
 				Schedule: c.String("schedule"), Timezone: c.String("timezone"), Missed: c.String("missed"),
 				Stream: c.String("stream"), Filter: c.String("filter"), Concurrency: c.Int("concurrency"),
 				Batch: c.Int("batch"), MaxDeliver: c.Int("max-deliver"), Backoff: c.String("backoff"),
-				Bucket: c.String("bucket"), Events: c.StringSlice("events"), Prefix: c.String("prefix"),
+				Bucket: c.String("bucket"), Events: splitList(c.StringSlice("events")), Prefix: c.String("prefix"),
 				Suffix: c.String("suffix"), Mode: c.String("mode"),
 			}
 			if spec.Kind == "http" && spec.Method == "" {
@@ -209,4 +209,17 @@ func (e *env) triggerRmCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// splitList flattens repeated and comma-separated flag values ("a,b").
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
