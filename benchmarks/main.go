@@ -61,6 +61,7 @@ var scenarios = []scenario{
 	{"chain", []string{"chain_step", "chain_transitions"}, runChain},
 	{"nats_reqreply", []string{"nats_reqreply_p50", "nats_reqreply_throughput"}, runNATSReqReply},
 	{"stream_throughput", []string{"stream_throughput"}, runStreamThroughput},
+	{"object_event", []string{"object_event_p50_added"}, runObjectEvent},
 }
 
 func (s scenario) matches(re *regexp.Regexp) bool {
