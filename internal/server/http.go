@@ -139,8 +139,12 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, event.Errorf(event.CodeInputTooLarge, "body is %d bytes, more than the %d %s allows", r.ContentLength, limit, fn.Name))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
-	if err != nil {
+	var body []byte
+	var readErr error
+	if r.ContentLength != 0 { // a request without a body (most GETs) reads nothing
+		body, readErr = io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
+	}
+	if err := readErr; err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, event.Errorf(event.CodeInputTooLarge, "body is more than the %d bytes %s allows", limit, fn.Name))
