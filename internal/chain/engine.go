@@ -323,16 +323,22 @@ func (e *Engine) enqueue(ctx context.Context, it workItem, msgID string) error {
 // waitPoll bounds how long Wait goes without reading the record.
 const waitPoll = time.Second
 
+// waitRace bounds the quick reads of the record Wait does after it
+// started.
+const waitRace = 8 * time.Millisecond
+
 // Wait blocks until execution id has ended (or ctx is done) and returns it.
 //
 // It listens to the updates of the record as plain NATS messages (a KV
 // watch would create a JetStream consumer per call) and reads the record
 // itself to confirm an end: a message is what a writer sent, which its
 // compare-and-set may have refused, and the stream may store it a moment
-// after it reaches listeners. So it also reads the record 1ms, 2ms, 4ms…
-// (at most waitPoll) after it started and after every end it heard of,
-// which makes up for an end sent before it listened, one stored after it
-// read, and a message a slow listener missed.
+// after it reaches listeners. So it also reads the record 1ms, 2ms, 4ms
+// and 8ms after it started (an end sent before it listened and stored
+// after it read), 1ms, 2ms, 4ms… after every end it heard of (one stored
+// after it reached listeners), and every waitPoll (a message a slow
+// listener missed). Reading more often would cost a read of the whole
+// record per step of a running execution.
 func (e *Engine) Wait(ctx context.Context, id string) (*Execution, error) {
 	if !validID(id) {
 		return nil, event.Errorf(event.CodeNotFound, "no execution %q", id)
@@ -344,16 +350,26 @@ func (e *Engine) Wait(ctx context.Context, id string) (*Execution, error) {
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	ended := func() (*Execution, bool, error) {
-		x, _, err := e.load(ctx, id)
+		ent, err := e.execs.Get(ctx, id)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, true, event.Errorf(event.CodeNotFound, "no execution %q", id)
+		}
 		if err != nil {
-			return nil, true, err
+			return nil, true, unavailable("reading execution", err)
+		}
+		if stillRunning(ent.Value()) {
+			return nil, false, nil // most reads: skip decoding the record
+		}
+		x, err := decodeExecution(ent.Value())
+		if err != nil {
+			return nil, true, fmt.Errorf("decoding execution %s: %w", id, err)
 		}
 		return x, x.Final(), nil
 	}
 	if x, end, err := ended(); end {
 		return x, err
 	}
-	delay := time.Millisecond
+	delay, heard := time.Millisecond, false
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
 	for {
@@ -364,9 +380,12 @@ func (e *Engine) Wait(ctx context.Context, id string) (*Execution, error) {
 			if m.Header.Get("KV-Operation") == "" && stillRunning(m.Data) {
 				continue // every step is an update: skip decoding them
 			}
-			delay = time.Millisecond
+			delay, heard = time.Millisecond, true
 		case <-timer.C:
 			delay = min(2*delay, waitPoll)
+			if !heard && delay > waitRace {
+				delay = waitPoll // only a missed message is left
+			}
 		}
 		if x, end, err := ended(); end {
 			return x, err

@@ -865,7 +865,7 @@ func (ev *jeval) variable(name string, ctx any, sc *jscope) (any, error) {
 		return v, nil
 	}
 	if name == "states" && ev.env.states != nil {
-		return ev.env.states, nil
+		return ev.env.statesObject(), nil
 	}
 	if ev.env.vars != nil {
 		if v, ok := ev.env.vars(name); ok {

@@ -754,9 +754,29 @@ func applySeg(seg pathSeg, n any, root any) []any {
 type pathEnv struct {
 	input   any
 	context any
-	vars    func(name string) (any, bool)
+	// ctxFn, when set, builds the context object on first use (most
+	// states never read $$, and building it decodes the execution input).
+	ctxFn func() any
+	vars  func(name string) (any, bool)
 	// states is JSONata's $states (input, result, errorOutput, context).
 	states map[string]any
+}
+
+// contextObject returns $$, building it on first use.
+func (env *pathEnv) contextObject() any {
+	if env.ctxFn != nil {
+		env.context, env.ctxFn = env.ctxFn(), nil
+		if env.states != nil {
+			env.states["context"] = env.context
+		}
+	}
+	return env.context
+}
+
+// statesObject returns JSONata's $states with its context filled in.
+func (env *pathEnv) statesObject() map[string]any {
+	env.contextObject()
+	return env.states
 }
 
 // evalPath evaluates p: a definite path yields its single value, an
@@ -767,7 +787,7 @@ func evalPath(p *jsonPath, env *pathEnv) (any, error) {
 	case rootInput:
 		root = env.input
 	case rootContext:
-		root = env.context
+		root = env.contextObject()
 	case rootVar:
 		v, ok := env.vars(p.varName)
 		if !ok {

@@ -210,19 +210,30 @@ func (s *stepper) contextObject(st *State) map[string]any {
 	return ctx
 }
 
+// contextFn returns a builder of the context object as it is now: the
+// fields it reads are captured, so building it later sees the same $$.
+func (s *stepper) contextFn(st *State) func() any {
+	snap := *s.ex
+	if s.ex.MapItem != nil {
+		mi := *s.ex.MapItem
+		snap.MapItem = &mi
+	}
+	c := &stepper{ex: &snap}
+	return func() any { return c.contextObject(st) }
+}
+
 // env returns a JSONPath environment whose $ is input.
 func (s *stepper) env(st *State, input any) *pathEnv {
-	return &pathEnv{input: input, context: s.contextObject(st), vars: s.lookupVar}
+	return &pathEnv{input: input, ctxFn: s.contextFn(st), vars: s.lookupVar}
 }
 
 // jsonataEnv returns a JSONata environment with $states.
 func (s *stepper) jsonataEnv(st *State, extra map[string]any) *pathEnv {
-	ctx := s.contextObject(st)
-	states := map[string]any{"input": s.rawInput(), "context": ctx}
+	states := map[string]any{"input": s.rawInput()}
 	for k, v := range extra {
 		states[k] = v
 	}
-	return &pathEnv{input: s.rawInput(), context: ctx, vars: s.lookupVar, states: states}
+	return &pathEnv{input: s.rawInput(), ctxFn: s.contextFn(st), vars: s.lookupVar, states: states}
 }
 
 // ---- JSONPath data flow ----

@@ -200,7 +200,7 @@ func pathFieldError(p *jsonPath, env *pathEnv, field string, err error) *stateEr
 	var in any
 	switch p.root {
 	case rootContext:
-		in = env.context
+		in = env.contextObject()
 	case rootVar:
 		return runtimeErr("The JSONPath '%s' specified for the field '%s' could not be found: %s", p.src, leaf, err.Error())
 	default:
