@@ -53,27 +53,49 @@ func (c eventCache) appendEvents(buf []byte, events []asl.HistoryEvent) ([]byte,
 	return append(buf, ']'), nil
 }
 
+// storedExecution is the stored form of an Execution: copies of the
+// payload that are equal to another one are left out and flagged.
+type storedExecution struct {
+	*Execution
+	// InfoInputIsInput: State.Info.Input is Input (a root execution).
+	InfoInputIsInput bool `json:"infoInputIsInput,omitempty"`
+	// TaskInputIsInput: State.Task.Input is State.Input (no Parameters).
+	TaskInputIsInput bool `json:"taskInputIsInput,omitempty"`
+}
+
 // encodeExecution is the stored form of x. It leaves out what it can
 // rebuild (see decodeExecution): the task call of a RunTask decision is
-// the interpreter's Task, stored once.
+// the interpreter's Task, stored once; the execution's input is stored
+// once for the root input and once for the current state's (and task's).
 func encodeExecution(x *Execution, c eventCache) ([]byte, error) {
 	y := *x
+	w := storedExecution{Execution: &y}
 	if n := y.Next; n != nil && n.Kind == asl.DecideRunTask && n.Task != nil && y.State != nil && y.State.Task == n.Task {
 		nn := *n
 		nn.Task = nil
 		y.Next = &nn
 	}
-	y.Outbox = nil
-	data, err := json.Marshal(&y)
-	if err != nil || len(x.Outbox) == 0 {
-		return data, err
+	if x.State != nil {
+		st := *x.State
+		if len(st.Info.Input) > 0 && bytes.Equal(st.Info.Input, x.Input) {
+			st.Info.Input, w.InfoInputIsInput = nil, true
+		}
+		if st.Task != nil && len(st.Task.Input) > 0 && bytes.Equal(st.Task.Input, st.Input) {
+			t := *st.Task
+			t.Input, w.TaskInputIsInput = nil, true
+			st.Task = &t
+		}
+		y.State = &st
 	}
-	// data ends with the object's '}': splice the outbox in.
-	buf := make([]byte, 0, len(data)+512*len(x.Outbox))
-	buf = append(buf, data[:len(data)-1]...)
-	buf = append(buf, `,"outbox":`...)
-	if buf, err = c.appendEvents(buf, x.Outbox); err != nil {
+	buf, err := appendStored(make([]byte, 0, 1024+512*len(x.Outbox)), &w)
+	if err != nil {
 		return nil, err
+	}
+	if len(x.Outbox) > 0 {
+		buf = append(buf, `,"outbox":`...)
+		if buf, err = c.appendEvents(buf, x.Outbox); err != nil {
+			return nil, err
+		}
 	}
 	return append(buf, '}'), nil
 }
@@ -81,8 +103,17 @@ func encodeExecution(x *Execution, c eventCache) ([]byte, error) {
 // decodeExecution reads a stored execution.
 func decodeExecution(data []byte) (*Execution, error) {
 	var x Execution
-	if err := json.Unmarshal(data, &x); err != nil {
+	w := storedExecution{Execution: &x}
+	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, err
+	}
+	if st := x.State; st != nil {
+		if w.InfoInputIsInput {
+			st.Info.Input = x.Input
+		}
+		if w.TaskInputIsInput && st.Task != nil {
+			st.Task.Input = st.Input
+		}
 	}
 	if n := x.Next; n != nil && n.Kind == asl.DecideRunTask && n.Task == nil && x.State != nil {
 		n.Task = x.State.Task

@@ -78,3 +78,76 @@ func TestEncodeExecutionRoundTrips(t *testing.T) {
 		t.Errorf("stillRunning(%s) = true", data)
 	}
 }
+
+// TestAppendStoredIsEncodingJSON checks the hand-written snapshot encoder
+// against encoding/json, every field set and none.
+func TestAppendStoredIsEncodingJSON(t *testing.T) {
+	now := time.Date(2026, 11, 22, 1, 2, 3, 456789000, time.UTC)
+	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
+	full := &Execution{ID: "c.x", Chain: "c", Version: 2, Parent: "c.p", Fanout: "3-0", Index: 4,
+		Status: asl.StatusFailed, Input: raw(` {"a": 1} `), Output: raw(`[1]`), Error: "E<", Cause: "c\n", Started: now, Stopped: now.Add(time.Second), Redrives: 1,
+		State: &asl.Execution{Path: "/States/P", Index: 4, Detached: true,
+			Info:   asl.ExecutionInfo{ID: "i", Name: "n", StateMachineID: "s", StateMachineName: "m", RoleArn: "r", StartTime: now, Input: raw(`{"b":2}`)},
+			Status: asl.StatusRunning, State: "S", Input: raw(`{"c":3}`), EnteredTime: now, EnteredEventID: 7,
+			Vars: map[string]json.RawMessage{"v": raw(`1`)}, Outer: map[string]json.RawMessage{"o": raw(`"x"`)},
+			Attempts: []int{1, 2}, RetryCount: 3, Awaiting: asl.AwaitTask,
+			Task:    &asl.TaskCall{Resource: "fn:f", Target: "fn:f", Function: "f", Qualifier: "1", Integration: "lambda:invoke", Input: raw(`{}`), TimeoutSeconds: 4, HeartbeatSeconds: 5, Attempt: 6},
+			Pending: &asl.Pending{Next: "N", Output: raw(`1`)}, Fanout: &asl.Fanout{Inputs: []json.RawMessage{raw(`1`)}, Results: []json.RawMessage{nil}, Done: []bool{false}},
+			Output: raw(`2`), Error: "e", Cause: "c", Seq: 9, Transitions: 10, MapItem: &asl.MapItem{Index: 1, Value: raw(`3`)}},
+		Next: &asl.Decision{Kind: asl.DecideWait, Until: now},
+	}
+	for i, w := range []storedExecution{
+		{Execution: full, InfoInputIsInput: true, TaskInputIsInput: true},
+		{Execution: &Execution{}},
+		{Execution: &Execution{State: &asl.Execution{Task: &asl.TaskCall{}}, Next: &asl.Decision{Kind: asl.DecideRunTask}}},
+	} {
+		want, err := json.Marshal(&w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendStored(nil, &w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, '}')
+		var g, wa any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("%d: %v: %s", i, err, got)
+		}
+		_ = json.Unmarshal(want, &wa)
+		if !reflect.DeepEqual(g, wa) {
+			t.Errorf("%d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+// TestEncodeExecutionStoresPayloadOnce checks that the copies of the input
+// (root and context input, state and task input) are stored once each and
+// come back.
+func TestEncodeExecutionStoresPayloadOnce(t *testing.T) {
+	in, st := json.RawMessage(`{"root":1}`), json.RawMessage(`{"state":2}`)
+	call := &asl.TaskCall{Resource: "fn:f", Input: st}
+	x := &Execution{ID: "c.x", Chain: "c", Status: asl.StatusRunning, Input: in,
+		State: &asl.Execution{Info: asl.ExecutionInfo{Input: in}, State: "S1", Input: st, Awaiting: asl.AwaitTask, Task: call},
+		Next:  &asl.Decision{Kind: asl.DecideRunTask, Task: call},
+	}
+	data, err := encodeExecution(x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(data, in) != 1 || bytes.Count(data, st) != 1 {
+		t.Errorf("a payload is stored more than once: %s", data)
+	}
+	y, err := decodeExecution(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(x)
+	b, _ := json.Marshal(y)
+	if !bytes.Equal(a, b) {
+		t.Errorf("round trip:\n got %s\nwant %s", b, a)
+	}
+	if x.State.Info.Input == nil || x.State.Task.Input == nil {
+		t.Error("encoding changed the execution")
+	}
+}

@@ -19,6 +19,7 @@ type stepper struct {
 	cancel bool
 	input  any // decoded ex.Input, cached
 	hasIn  bool
+	memo   rawMemo
 }
 
 func (s *stepper) isRoot() bool { return s.ex.Path == "" }
@@ -35,14 +36,14 @@ func (s *stepper) emit(e HistoryEvent) int64 {
 
 func (s *stepper) rawInput() any {
 	if !s.hasIn {
-		s.input = rawToValue(s.ex.Input)
+		s.input = s.memo.toValue(s.ex.Input)
 		s.hasIn = true
 	}
 	return s.input
 }
 
 func (s *stepper) setInput(v any) {
-	s.ex.Input = valueToRaw(v)
+	s.ex.Input = s.memo.toRaw(v)
 	s.input = v
 	s.hasIn = true
 }
@@ -58,9 +59,9 @@ func (s *stepper) handle(ev Event) (Decision, error) {
 			return Decision{}, fmt.Errorf("stepping execution: already started")
 		}
 		ex.Status = StatusRunning
-		in := rawToValue(ex.Input)
+		in := s.memo.toValue(ex.Input)
 		if s.isRoot() {
-			s.emit(HistoryEvent{Type: "ExecutionStarted", Input: valueToRaw(in)})
+			s.emit(HistoryEvent{Type: "ExecutionStarted", Input: s.memo.toRaw(in)})
 		}
 		return s.drive(s.m.StartAt, in), nil
 	case EventContinue:
@@ -69,7 +70,7 @@ func (s *stepper) handle(ev Event) (Decision, error) {
 		}
 		p := ex.Pending
 		ex.Pending, ex.Awaiting = nil, AwaitNothing
-		return s.drive(p.Next, rawToValue(p.Output)), nil
+		return s.drive(p.Next, s.memo.toValue(p.Output)), nil
 	}
 	st := s.m.States[ex.State]
 	if st == nil {
@@ -86,8 +87,8 @@ func (s *stepper) handle(ev Event) (Decision, error) {
 			s.emit(HistoryEvent{Type: "TaskFailed", Name: st.Name, Resource: call.Resource, Error: ev.Error, Cause: ev.Cause, Attempt: call.Attempt})
 			return s.after(st, s.handleError(st, ev.Error, ev.Cause, false)), nil
 		}
-		out := rawToValue(ev.Output)
-		s.emit(HistoryEvent{Type: "TaskSucceeded", Name: st.Name, Resource: call.Resource, Output: valueToRaw(out), Attempt: call.Attempt})
+		out := s.memo.toValue(ev.Output)
+		s.emit(HistoryEvent{Type: "TaskSucceeded", Name: st.Name, Resource: call.Resource, Output: s.memo.toRaw(out), Attempt: call.Attempt})
 		if call.Integration == "lambda:invoke" {
 			ver := call.Qualifier
 			if ver == "" {
@@ -147,7 +148,7 @@ func (s *stepper) drive(name string, in any) Decision {
 	for n := 0; ; n++ {
 		if n >= maxTransitionsPerStep {
 			s.ex.Awaiting = AwaitContinue
-			s.ex.Pending = &Pending{Next: name, Output: valueToRaw(in)}
+			s.ex.Pending = &Pending{Next: name, Output: s.memo.toRaw(in)}
 			return Decision{Kind: DecideContinue}
 		}
 		st := s.m.States[name]
@@ -159,7 +160,7 @@ func (s *stepper) drive(name string, in any) Decision {
 		ex.RetryCount = 0
 		ex.Awaiting = AwaitNothing
 		ex.Transitions++
-		ex.EnteredEventID = s.emit(HistoryEvent{Type: st.Type + "StateEntered", Name: name, Input: valueToRaw(in)})
+		ex.EnteredEventID = s.emit(HistoryEvent{Type: st.Type + "StateEntered", Name: name, Input: s.memo.toRaw(in)})
 		o := s.run(st)
 		if o.d != nil {
 			return *o.d
@@ -406,7 +407,7 @@ func (s *stepper) finishWithResult(st *State, result any) outcome {
 // exit leaves st with output, assigning variables, and transitions to
 // next (st.Next when empty) or ends the machine.
 func (s *stepper) exit(st *State, out any, assigned map[string]any, next string) outcome {
-	ev := HistoryEvent{Type: st.Type + "StateExited", Name: st.Name, Output: valueToRaw(out)}
+	ev := HistoryEvent{Type: st.Type + "StateExited", Name: st.Name, Output: s.memo.toRaw(out)}
 	if len(assigned) > 0 {
 		ev.AssignedVariables = map[string]json.RawMessage{}
 		if s.ex.Vars == nil {
@@ -433,7 +434,7 @@ func (s *stepper) exit(st *State, out any, assigned map[string]any, next string)
 func (s *stepper) succeed(out any) *Decision {
 	ex := s.ex
 	ex.Status = StatusSucceeded
-	ex.Output = valueToRaw(out)
+	ex.Output = s.memo.toRaw(out)
 	ex.Awaiting = AwaitNothing
 	if s.isRoot() {
 		s.emit(HistoryEvent{Type: "ExecutionSucceeded", Output: ex.Output})
@@ -872,7 +873,7 @@ func (s *stepper) runTask(st *State, raw any) outcome {
 			in = raw
 		}
 	}
-	call.Input = valueToRaw(in)
+	call.Input = s.memo.toRaw(in)
 	s.ex.Task = call
 	s.ex.Awaiting = AwaitTask
 	s.emit(HistoryEvent{Type: "TaskScheduled", Name: st.Name, Resource: st.Resource, Input: call.Input, Attempt: call.Attempt})
