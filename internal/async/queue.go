@@ -11,11 +11,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/baton-run/baton/internal/jsworker"
 	"github.com/nats-io/nuid"
 
 	"github.com/baton-run/baton/event"
@@ -291,48 +292,8 @@ func (q *Queue) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating consumer %s: %w", Consumer, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(q.opts.Workers))
-	if err != nil {
+	if err := jsworker.Consume(ctx, cons, q.opts.Workers, q.opts.ShutdownGrace, q.log.With("stream", Stream), q.handle); err != nil {
 		return fmt.Errorf("consuming %s: %w", Stream, err)
-	}
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-	stopIt := context.AfterFunc(ctx, it.Stop)
-	defer stopIt()
-
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, q.opts.Workers)
-loop:
-	for {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			break loop
-		}
-		msg, err := it.Next()
-		if err != nil {
-			<-sem
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				break
-			}
-			q.log.Warn("async: fetching invocations", "err", err)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			q.handle(workCtx, msg)
-		}()
-	}
-	it.Stop()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(q.opts.ShutdownGrace):
-		cancelWork()
-		<-done
 	}
 	return nil
 }
@@ -377,7 +338,7 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
-	stopBeat := q.heartbeat(msg)
+	stopBeat := jsworker.KeepAlive(msg, q.opts.AckWait/3)
 	res, err := q.opts.Invoke(ctx, &job, attempt)
 	stopBeat()
 	ended := time.Now()
@@ -439,27 +400,6 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	log.Debug("async: attempt failed, retrying", "code", code, "delay", d.Delay)
 	_ = msg.NakWithDelay(d.Delay)
-}
-
-// heartbeat tells the server the message is in progress every AckWait/3
-// until the returned function is called.
-func (q *Queue) heartbeat(msg jetstream.Msg) func() {
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(q.opts.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
-		}
-	}()
-	return func() { close(stop); <-done }
 }
 
 // dead moves job to the dead-letter stream, then acks it.

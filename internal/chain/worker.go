@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/baton-run/baton/internal/jsworker"
 
 	"github.com/baton-run/baton/event"
 	"github.com/baton-run/baton/scheduler/asl"
@@ -35,48 +36,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating consumer %s: %w", Consumer, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(e.opts.Workers))
-	if err != nil {
+	if err := jsworker.Consume(ctx, cons, e.opts.Workers, shutdownGrace, e.log.With("stream", WorkStream), e.handle); err != nil {
 		return fmt.Errorf("consuming %s: %w", WorkStream, err)
-	}
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
-	stopIt := context.AfterFunc(ctx, it.Stop)
-	defer stopIt()
-
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, e.opts.Workers)
-loop:
-	for {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			break loop
-		}
-		msg, err := it.Next()
-		if err != nil {
-			<-sem
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				break
-			}
-			e.log.Warn("chain: fetching work", "err", err)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			e.handle(workCtx, msg)
-		}()
-	}
-	it.Stop()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(shutdownGrace):
-		cancelWork()
-		<-done
 	}
 	return nil
 }
@@ -99,7 +60,7 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
-	stop := e.heartbeat(msg)
+	stop := jsworker.KeepAlive(msg, e.opts.AckWait/3)
 	o := e.advance(ctx, &it)
 	stop()
 	switch {
@@ -110,27 +71,6 @@ func (e *Engine) handle(ctx context.Context, msg jetstream.Msg) {
 	default:
 		_ = msg.Nak()
 	}
-}
-
-// heartbeat tells the server the item is in progress every AckWait/3
-// until the returned function is called.
-func (e *Engine) heartbeat(msg jetstream.Msg) func() {
-	stop := make(chan struct{})
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		t := time.NewTicker(e.opts.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
-		}
-	}()
-	return func() { close(stop); <-exited }
 }
 
 // publisher publishes the history of the steps one worker records, one

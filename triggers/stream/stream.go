@@ -25,6 +25,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/baton-run/baton/internal/jsworker"
 	"github.com/nats-io/nuid"
 
 	"github.com/baton-run/baton/event"
@@ -342,26 +344,9 @@ func (t *trigger) handle(ctx context.Context, env triggers.Env, m jetstream.Msg)
 	}
 	// Tell the server the message is being worked on while the
 	// invocation lasts longer than AckWait allows.
-	var (
-		hbMu   sync.Mutex
-		hbDone bool
-		hb     *time.Timer
-	)
-	hbMu.Lock()
-	hb = time.AfterFunc(AckWait/3, func() {
-		hbMu.Lock()
-		defer hbMu.Unlock()
-		if !hbDone {
-			_ = m.InProgress()
-			hb.Reset(AckWait / 3)
-		}
-	})
-	hbMu.Unlock()
+	stopBeat := jsworker.KeepAlive(m, AckWait/3)
 	_, err = env.Invoke(ctx, t.spec.Function, ev)
-	hbMu.Lock()
-	hbDone = true
-	hb.Stop()
-	hbMu.Unlock()
+	stopBeat()
 
 	switch Decide(err, delivered, t.set.maxDel, ctx.Err() != nil) {
 	case Ack:
