@@ -38,6 +38,9 @@ const (
 	// WorkPrefix + execution id, consumed by Consumer on every node.
 	WorkStream = "BATON_CHAIN_WORK"
 	WorkPrefix = "baton.chain.work."
+	// EndedPrefix + execution id is a plain NATS subject on which a node
+	// announces, once recorded, the end of an execution (for Wait).
+	EndedPrefix = "baton.chain.ended."
 	Consumer   = "baton-chain-workers"
 )
 
@@ -329,22 +332,21 @@ const waitRace = 8 * time.Millisecond
 
 // Wait blocks until execution id has ended (or ctx is done) and returns it.
 //
-// It listens to the updates of the record as plain NATS messages (a KV
-// watch would create a JetStream consumer per call) and reads the record
-// itself to confirm an end: a message is what a writer sent, which its
-// compare-and-set may have refused, and the stream may store it a moment
-// after it reaches listeners. So it also reads the record 1ms, 2ms, 4ms
-// and 8ms after it started (an end sent before it listened and stored
-// after it read), 1ms, 2ms, 4ms… after every end it heard of (one stored
-// after it reached listeners), and every waitPoll (a message a slow
-// listener missed). Reading more often would cost a read of the whole
-// record per step of a running execution.
+// It listens on EndedPrefix+id, where the node that records an end
+// announces it (a plain NATS message: a KV watch would create a JetStream
+// consumer per call, and listening to every update of the record made each
+// step of a running execution cost a delivery per waiter), and reads the
+// record itself to confirm an end. The announcement is best effort, so it
+// also reads the record 1ms, 2ms, 4ms and 8ms after it started (an end
+// recorded before it listened), 1ms, 2ms, 4ms… after every announcement,
+// and every waitPoll (one a slow listener missed, or a node that died
+// between recording and announcing).
 func (e *Engine) Wait(ctx context.Context, id string) (*Execution, error) {
 	if !validID(id) {
 		return nil, event.Errorf(event.CodeNotFound, "no execution %q", id)
 	}
-	ch := make(chan *nats.Msg, 64)
-	sub, err := e.js.Conn().ChanSubscribe("$KV."+ExecBucket+"."+id, ch)
+	ch := make(chan *nats.Msg, 4)
+	sub, err := e.js.Conn().ChanSubscribe(EndedPrefix+id, ch)
 	if err != nil {
 		return nil, unavailable("watching execution", err)
 	}
@@ -376,10 +378,7 @@ func (e *Engine) Wait(ctx context.Context, id string) (*Execution, error) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case m := <-ch:
-			if m.Header.Get("KV-Operation") == "" && stillRunning(m.Data) {
-				continue // every step is an update: skip decoding them
-			}
+		case <-ch:
 			delay, heard = time.Millisecond, true
 		case <-timer.C:
 			delay = min(2*delay, waitPoll)
@@ -499,6 +498,10 @@ func (e *Engine) saveCached(ctx context.Context, x *Execution, rev uint64, c eve
 			return 0, errConflict
 		}
 		return 0, unavailable("recording execution", err)
+	}
+	if x.Final() {
+		// Tell waiters (best effort: Wait also polls the record).
+		_ = e.js.Conn().Publish(EndedPrefix+x.ID, nil)
 	}
 	return nrev, nil
 }

@@ -42,12 +42,6 @@ func (s *stepper) rawInput() any {
 	return s.input
 }
 
-func (s *stepper) setInput(v any) {
-	s.ex.Input = s.memo.toRaw(v)
-	s.input = v
-	s.hasIn = true
-}
-
 func (s *stepper) handle(ev Event) (Decision, error) {
 	ex := s.ex
 	if ev.Kind != EventStart && ex.Status != StatusRunning {
@@ -86,6 +80,10 @@ func (s *stepper) handle(ev Event) (Decision, error) {
 		if ev.Kind == EventTaskFailed {
 			s.emit(HistoryEvent{Type: "TaskFailed", Name: st.Name, Resource: call.Resource, Error: ev.Error, Cause: ev.Cause, Attempt: call.Attempt})
 			return s.after(st, s.handleError(st, ev.Error, ev.Cause, false)), nil
+		}
+		if call.Integration == "" && passthrough(st) && canonicalJSON(ev.Output) {
+			s.emit(HistoryEvent{Type: "TaskSucceeded", Name: st.Name, Resource: call.Resource, Output: ev.Output, Attempt: call.Attempt})
+			return s.after(st, s.exitRaw(st, ev.Output)), nil
 		}
 		out := s.memo.toValue(ev.Output)
 		s.emit(HistoryEvent{Type: "TaskSucceeded", Name: st.Name, Resource: call.Resource, Output: s.memo.toRaw(out), Attempt: call.Attempt})
@@ -134,39 +132,74 @@ type outcome struct {
 	d    *Decision
 	next string
 	in   any
+	// raw, when set, is the encoding of in, which is then not decoded
+	// (see passthrough).
+	raw json.RawMessage
 }
 
 func (s *stepper) after(_ *State, o outcome) Decision {
 	if o.d != nil {
 		return *o.d
 	}
+	if o.raw != nil {
+		return s.driveRaw(o.next, o.raw)
+	}
 	return s.drive(o.next, o.in)
 }
 
 // drive enters states until one needs the executor.
 func (s *stepper) drive(name string, in any) Decision {
+	return s.driveFrom(name, in, nil)
+}
+
+// driveRaw is drive with an input that is canonical JSON (see
+// canonicalJSON), decoded only if a state needs its value.
+func (s *stepper) driveRaw(name string, raw json.RawMessage) Decision {
+	return s.driveFrom(name, nil, raw)
+}
+
+func (s *stepper) driveFrom(name string, in any, raw json.RawMessage) Decision {
 	for n := 0; ; n++ {
+		if raw == nil {
+			raw = s.memo.toRaw(in)
+			s.input, s.hasIn = in, true
+		} else {
+			s.input, s.hasIn = nil, false
+		}
 		if n >= maxTransitionsPerStep {
 			s.ex.Awaiting = AwaitContinue
-			s.ex.Pending = &Pending{Next: name, Output: s.memo.toRaw(in)}
+			s.ex.Pending = &Pending{Next: name, Output: raw}
 			return Decision{Kind: DecideContinue}
 		}
 		st := s.m.States[name]
 		ex := s.ex
 		ex.State = name
-		s.setInput(in)
+		ex.Input = raw
 		ex.EnteredTime = s.now
 		ex.Attempts = nil
 		ex.RetryCount = 0
 		ex.Awaiting = AwaitNothing
 		ex.Transitions++
-		ex.EnteredEventID = s.emit(HistoryEvent{Type: st.Type + "StateEntered", Name: name, Input: s.memo.toRaw(in)})
+		ex.EnteredEventID = s.emit(HistoryEvent{Type: st.Type + "StateEntered", Name: name, Input: raw})
 		o := s.run(st)
 		if o.d != nil {
 			return *o.d
 		}
-		name, in = o.next, o.in
+		name, in, raw = o.next, o.in, o.raw
 	}
+}
+
+// passthrough reports whether st, a JSONPath Task, hands its input to
+// its function and its result on as they are (no InputPath, Parameters,
+// ResultSelector, ResultPath, OutputPath, Assign, or fields read from the
+// input): the step then moves the encoded JSON along without decoding it.
+func passthrough(st *State) bool {
+	return st.Type == TypeTask && st.QueryLanguage != JSONata && st.Resource != lambdaInvokeResource &&
+		!strings.HasPrefix(st.Resource, lambdaInvokeResource+".") &&
+		st.inputPath == (optPath{}) && st.parameters == nil &&
+		st.resultSelector == nil && st.resultPath == (optPath{}) && st.outputPath == (optPath{}) && st.assign == nil &&
+		st.timeoutSeconds.expr == nil && st.timeoutSecondsPath == nil &&
+		st.heartbeatSeconds.expr == nil && st.heartbeatSecondsPath == nil
 }
 
 // ---- environment ----
@@ -291,6 +324,9 @@ func evalAssign(n *tmplNode, env *pathEnv) (map[string]any, *stateError) {
 // ---- states ----
 
 func (s *stepper) run(st *State) outcome {
+	if passthrough(st) {
+		return s.runTask(st, nil)
+	}
 	raw := s.rawInput()
 	jsonata := st.QueryLanguage == JSONata
 	switch st.Type {
@@ -431,10 +467,24 @@ func (s *stepper) exit(st *State, out any, assigned map[string]any, next string)
 	return outcome{next: next, in: out}
 }
 
+// exitRaw is exit with an output that is canonical JSON, no variables
+// and st's own Next.
+func (s *stepper) exitRaw(st *State, raw json.RawMessage) outcome {
+	s.emit(HistoryEvent{Type: st.Type + "StateExited", Name: st.Name, Output: raw})
+	if st.Next == "" {
+		return outcome{d: s.succeedRaw(raw)}
+	}
+	return outcome{next: st.Next, raw: raw}
+}
+
 func (s *stepper) succeed(out any) *Decision {
+	return s.succeedRaw(s.memo.toRaw(out))
+}
+
+func (s *stepper) succeedRaw(raw json.RawMessage) *Decision {
 	ex := s.ex
 	ex.Status = StatusSucceeded
-	ex.Output = s.memo.toRaw(out)
+	ex.Output = raw
 	ex.Awaiting = AwaitNothing
 	if s.isRoot() {
 		s.emit(HistoryEvent{Type: "ExecutionSucceeded", Output: ex.Output})
@@ -803,11 +853,16 @@ func functionTarget(name, qualifier string) string {
 	return "fn:" + name + ":" + qualifier
 }
 
+// runTask schedules st's task; raw is the state's input, nil for a
+// passthrough state (whose input goes to the task as it is encoded).
 func (s *stepper) runTask(st *State, raw any) outcome {
 	var in any
 	var env *pathEnv
 	jsonata := st.QueryLanguage == JSONata
-	if jsonata {
+	pass := passthrough(st)
+	if pass {
+		// Nothing reads the input: no env, no decoding.
+	} else if jsonata {
 		env = s.jsonataEnv(st, nil)
 		in = raw
 		if st.arguments != nil {
@@ -873,7 +928,11 @@ func (s *stepper) runTask(st *State, raw any) outcome {
 			in = raw
 		}
 	}
-	call.Input = s.memo.toRaw(in)
+	if pass {
+		call.Input = s.ex.Input
+	} else {
+		call.Input = s.memo.toRaw(in)
+	}
 	s.ex.Task = call
 	s.ex.Awaiting = AwaitTask
 	s.emit(HistoryEvent{Type: "TaskScheduled", Name: st.Name, Resource: st.Resource, Input: call.Input, Attempt: call.Attempt})

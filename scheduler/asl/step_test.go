@@ -199,3 +199,51 @@ func TestLongPassChainsContinue(t *testing.T) {
 		t.Fatalf("output %s", ex.Output)
 	}
 }
+
+// A Task with no data-flow fields passes its input to the function and
+// its result on as encoded; a result that is not canonical JSON is
+// decoded and encoded again like any other value.
+func TestPassthroughTaskKeepsEncodings(t *testing.T) {
+	m, err := Parse([]byte(`{"StartAt":"A","States":{
+		"A":{"Type":"Task","Resource":"fn:a","Next":"B"},
+		"B":{"Type":"Task","Resource":"fn:b","End":true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ result, want string }{
+		{`{"a":1,"b":[true,null]}`, `{"a":1,"b":[true,null]}`},
+		{`{"b": 1, "a": 2}`, `{"a":2,"b":1}`},
+		{`"x"`, `"x"`},
+	} {
+		now := time.Unix(1700000000, 0).UTC()
+		ex := NewExecution(ExecutionInfo{ID: "x", Name: "x", StartTime: now}, json.RawMessage(`{"in":1}`))
+		d, err := m.Step(ex, Event{Kind: EventStart, Time: now})
+		if err != nil || d.Kind != DecideRunTask || string(d.Task.Input) != `{"in":1}` {
+			t.Fatalf("start: %v %+v", err, d)
+		}
+		d, err = m.Step(ex, Event{Kind: EventTaskSucceeded, Time: now, Output: json.RawMessage(tc.result)})
+		if err != nil || d.Kind != DecideRunTask {
+			t.Fatalf("A succeeded: %v %+v", err, d)
+		}
+		if got := string(d.Task.Input); got != tc.want {
+			t.Errorf("result %s: B's task input = %s, want %s", tc.result, got, tc.want)
+		}
+		if got := string(ex.Input); got != tc.want {
+			t.Errorf("result %s: B's input = %s, want %s", tc.result, got, tc.want)
+		}
+		d, err = m.Step(ex, Event{Kind: EventTaskSucceeded, Time: now, Output: json.RawMessage(tc.result)})
+		if err != nil || d.Kind != DecideSucceed || string(d.Output) != tc.want {
+			t.Fatalf("B succeeded: %v %+v", err, d)
+		}
+		var types []string
+		for _, e := range d.Events {
+			types = append(types, e.Type)
+			if e.Type == "TaskStateExited" && string(e.Output) != tc.want {
+				t.Errorf("result %s: %s output = %s", tc.result, e.Type, e.Output)
+			}
+		}
+		if fmt.Sprint(types) != "[TaskSucceeded TaskStateExited ExecutionSucceeded]" {
+			t.Errorf("events = %v", types)
+		}
+	}
+}
