@@ -62,6 +62,9 @@ type Env struct {
 	InvokeAsync func(ctx context.Context, target string, ev *event.Event, key string) (string, error)
 	// Routes is the node's table of custom HTTP routes.
 	Routes Routes
+	// Authorize checks that an HTTP request may invoke target (a function
+	// with `auth: token` wants the bearer token); nil allows everything.
+	Authorize func(r *http.Request, target string) error
 	// ObjectStore is the node's S3-compatible object store, for the
 	// object kind (Endpoint empty: none configured).
 	ObjectStore ObjectStoreConfig

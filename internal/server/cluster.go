@@ -197,6 +197,11 @@ type overflowRequest struct {
 	Data   []byte      `json:"data"`
 	ID     string      `json:"id"`
 	Hops   int         `json:"hops"`
+	// Source, Type and Subject describe the event of a trigger (empty: an
+	// HTTP request to /fn/).
+	Source  string `json:"source,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Subject string `json:"subject,omitempty"`
 }
 
 type overflowReply struct {
@@ -316,6 +321,9 @@ func (s *Server) invokeLocal(ctx context.Context, req *overflowRequest) *overflo
 		ID: req.ID, Source: "http", Type: "baton.http.request", Subject: "/fn/" + req.Ref + req.Path,
 		Time: time.Now(), Method: req.Method, Path: req.Path, Query: req.Query, Header: req.Header,
 		Data: req.Data, InvocationID: req.ID,
+	}
+	if req.Source != "" {
+		ev.Source, ev.Type, ev.Subject = req.Source, req.Type, req.Subject
 	}
 	var resp event.Response
 	if err := f.Invoke(ctx, &ev, &resp); err != nil {

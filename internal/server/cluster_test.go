@@ -109,3 +109,51 @@ func TestTwoNodes(t *testing.T) {
 	_ = b.srv.Close()
 	testutil.Eventually(t, 5*time.Second, "b to leave", func() bool { return len(nodeIDs(t, a)) == 1 })
 }
+
+// TestTriggerCallOverflowsToPeer: a custom route's call that finds every
+// instance on its node busy is served by a peer, like a call to /fn/.
+// (http and nats triggers share the invocation path that forwards.)
+func TestTriggerCallOverflowsToPeer(t *testing.T) {
+	ns, _ := testutil.NATS(t, "")
+	a := startOn(t, ns.ClientURL())
+	b := startOn(t, ns.ClientURL())
+	testutil.Eventually(t, 5*time.Second, "both nodes to list each other", func() bool {
+		return len(nodeIDs(t, a)) == 2 && len(nodeIDs(t, b)) == 2
+	})
+	if code, out := a.deploy(`{"name":"sleepy","maxInstances":1,"maxQueue":-1}`, testutil.Module(t, "testdata/sleepy")); code != 201 {
+		t.Fatalf("deploy: %d %v", code, out)
+	}
+	id := a.addTrigger(`{"kind":"http","method":"POST","path":"/slow","function":"sleepy"}`)
+	testutil.Eventually(t, 5*time.Second, "the route on both nodes", func() bool {
+		return a.triggerRunning(id) && b.triggerRunning(id)
+	})
+	testutil.Eventually(t, 5*time.Second, "sleepy to be known on b", func() bool {
+		code, _ := b.admin("GET", "/api/v1/functions/sleepy", nil, "")
+		return code == 200
+	})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var statuses []int
+	var servedBy []string
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, hdr, body := a.do("POST", "/slow", strings.NewReader("zz"), nil)
+			mu.Lock()
+			defer mu.Unlock()
+			if status == 200 && string(body) != "zz" {
+				t.Errorf("body %q, want the input back", body)
+			}
+			statuses = append(statuses, status)
+			servedBy = append(servedBy, hdr.Get("X-Baton-Node"))
+		}()
+	}
+	wg.Wait()
+	if statuses[0] != 200 || statuses[1] != 200 {
+		t.Fatalf("statuses %v: want both calls served, none refused", statuses)
+	}
+	if !(servedBy[0] == b.srv.NodeID() || servedBy[1] == b.srv.NodeID()) {
+		t.Fatalf("X-Baton-Node %v: want one call served by node b %s", servedBy, b.srv.NodeID())
+	}
+}

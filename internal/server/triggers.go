@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/baton-run/baton/event"
 	"github.com/baton-run/baton/internal/async"
 	"github.com/baton-run/baton/internal/chain"
+	"github.com/baton-run/baton/internal/registry"
+	"github.com/baton-run/baton/runtime"
 	"github.com/baton-run/baton/scheduler/asl"
 	"github.com/baton-run/baton/triggers"
 	httptrigger "github.com/baton-run/baton/triggers/http"
@@ -57,6 +60,7 @@ func (s *Server) startTriggers(ctx context.Context, js jetstream.JetStream) erro
 		Invoke:      s.triggerInvoke,
 		InvokeAsync: s.triggerInvokeAsync,
 		Routes:      routes,
+		Authorize:   s.authorizeRoute,
 		ObjectStore: s.cfg.objectStoreConfig(),
 	})
 	s.trig = &triggerState{store: store, manager: m, routes: routes}
@@ -115,9 +119,54 @@ func (s *Server) triggerInvoke(ctx context.Context, target string, ev *event.Eve
 	resp := new(event.Response)
 	resp.Reset()
 	if err := f.Invoke(ctx, ev, resp); err != nil {
+		if errors.Is(err, event.ErrBusy) && s.cluster != nil {
+			// Every local instance is busy: let a peer serve it.
+			if fresp, sent, ferr := s.forwardEvent(ctx, fn.Name+":"+strconv.Itoa(v.Version), ev, v.Spec.Limits()); sent {
+				return fresp, ferr
+			}
+		}
 		return nil, err
 	}
 	return resp, nil
+}
+
+// authorizeRoute lets a custom route's request through to target when
+// the function's current spec asks for no token or the request has it.
+// A target that does not resolve is left for the invocation to report.
+func (s *Server) authorizeRoute(r *http.Request, target string) error {
+	if _, _, isChain, err := triggers.ParseTarget(target); err != nil || isChain {
+		return nil
+	}
+	_, v, err := s.lookup(target)
+	if err != nil {
+		return nil
+	}
+	if v.Spec.Auth == registry.AuthToken && !s.authorized(r) {
+		return errUnauthorized
+	}
+	return nil
+}
+
+// forwardEvent sends a trigger's event that found this node busy to the
+// least loaded peer; sent is false when there is none.
+func (s *Server) forwardEvent(ctx context.Context, ref string, ev *event.Event, limits runtime.Limits) (*event.Response, bool, error) {
+	req := &overflowRequest{Ref: ref, Method: ev.Method, Path: ev.Path, Query: ev.Query, Header: ev.Header, Data: ev.Data,
+		ID: ev.InvocationID, Source: ev.Source, Type: ev.Type, Subject: ev.Subject}
+	rep, sent, err := s.cluster.overflow(ctx, req, limits.Timeout+limits.QueueTimeout+time.Second)
+	if !sent || err != nil {
+		return nil, sent, err
+	}
+	if rep.Code != "" {
+		return nil, true, &event.Error{Code: rep.Code, Message: rep.Message, RetryAfter: time.Second}
+	}
+	resp := &event.Response{Status: rep.Status, Body: rep.Body}
+	for k, vs := range rep.Header {
+		for _, v := range vs {
+			resp.Header = append(resp.Header, event.HeaderField{Key: k, Value: v})
+		}
+	}
+	resp.Header = append(resp.Header, event.HeaderField{Key: "X-Baton-Node", Value: rep.Node})
+	return resp, true, nil
 }
 
 // triggerChain starts an execution of chain with the event data as input

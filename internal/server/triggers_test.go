@@ -86,6 +86,33 @@ func TestHTTPRouteTrigger(t *testing.T) {
 	}
 }
 
+// A custom route to a function deployed with `auth: token` asks for the
+// bearer token, which never reaches the guest.
+func TestHTTPRouteTokenAuth(t *testing.T) {
+	n := start(t, "")
+	if code, out := n.deploy(`{"name":"meta","auth":"token"}`, testutil.Module(t, "testdata/meta")); code != 201 {
+		t.Fatalf("deploy: %d %v", code, out)
+	}
+	n.addTrigger(`{"kind":"http","method":"POST","path":"/private/{id}","function":"meta"}`)
+	status, hdr, body := n.do("POST", "/private/1", strings.NewReader("header.x-baton-param-id"), nil)
+	if status != 401 || errCode(t, body) != "unauthorized" || hdr.Get("WWW-Authenticate") == "" {
+		t.Fatalf("without token: %d %s %v", status, body, hdr)
+	}
+	status, _, body = n.do("POST", "/private/1", strings.NewReader("header.x-baton-param-id"), map[string]string{"Authorization": "Bearer wrong"})
+	if status != 401 {
+		t.Fatalf("wrong token: %d %s", status, body)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + n.srv.Token()}
+	status, _, body = n.do("POST", "/private/1", strings.NewReader("header.x-baton-param-id"), auth)
+	if status != 200 || string(body) != "1" {
+		t.Fatalf("with token: %d %s", status, body)
+	}
+	status, _, body = n.do("POST", "/private/1", strings.NewReader("header.authorization"), auth)
+	if status != 404 {
+		t.Fatalf("the guest saw the Authorization header: %d %q", status, body)
+	}
+}
+
 func TestTriggerValidation(t *testing.T) {
 	n := start(t, "")
 	n.addTrigger(`{"id":"taken","kind":"http","method":"GET","path":"/a/{x}","function":"f"}`)

@@ -186,6 +186,15 @@ func (t *trigger) serve(w http.ResponseWriter, r *http.Request) {
 	t.mu.Lock()
 	env := t.env
 	t.mu.Unlock()
+	if env.Authorize != nil {
+		if err := env.Authorize(r, t.spec.Function); err != nil {
+			if event.CodeOf(err) == event.CodeUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="baton"`)
+			}
+			WriteError(w, err)
+			return
+		}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
