@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,5 +77,43 @@ func TestInitDeployInvoke(t *testing.T) {
 	out, _, code = runCLI(t, "invoke", "greeter", "-d", "hi")
 	if code != 0 || out != "Hello from greeter: hi" {
 		t.Fatalf("invoke: exit %d %q", code, out)
+	}
+}
+
+// TestInitOutsideTheModule scaffolds a function outside any Go module,
+// pointed at this checkout with --sdk: its go.mod makes it build and test
+// on its own.
+func TestInitOutsideTheModule(t *testing.T) {
+	// The go commands below share this machine's module and build caches
+	// (isolate moves HOME, where they live by default).
+	goEnv := os.Environ()
+	for _, v := range []string{"GOMODCACHE", "GOCACHE"} {
+		out, err := exec.Command("go", "env", v).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		goEnv = append(goEnv, v+"="+strings.TrimSpace(string(out)))
+	}
+	isolate(t)
+	parent := t.TempDir()
+	if _, stderr, code := runCLI(t, "init", "solo", "--dir", parent, "--sdk", parent); code != exitUsage || !strings.Contains(stderr, "not a checkout of") {
+		t.Fatalf("--sdk to a non-checkout: exit %d %q", code, stderr)
+	}
+	out, _, code := runCLI(t, "init", "solo", "--dir", parent, "--sdk", testutil.RepoRoot(t))
+	if code != 0 || !strings.Contains(out, "go mod tidy") {
+		t.Fatalf("init: exit %d %q", code, out)
+	}
+	dir := filepath.Join(parent, "solo")
+	gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil || !strings.Contains(string(gomod), "module solo\n") || !strings.Contains(string(gomod), "replace github.com/baton-run/baton => "+testutil.RepoRoot(t)) {
+		t.Fatalf("go.mod %q %v", gomod, err)
+	}
+	for _, args := range [][]string{{"mod", "tidy"}, {"test", "./..."}, {"vet", "./..."}} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(goEnv, "GOFLAGS=-mod=mod")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s in the scaffold: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 }
