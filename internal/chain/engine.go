@@ -41,7 +41,7 @@ const (
 	// EndedPrefix + execution id is a plain NATS subject on which a node
 	// announces, once recorded, the end of an execution (for Wait).
 	EndedPrefix = "baton.chain.ended."
-	Consumer   = "baton-chain-workers"
+	Consumer    = "baton-chain-workers"
 )
 
 // Defaults of Options.
