@@ -28,7 +28,7 @@ func (e *env) upCommand() *cli.Command {
 			&cli.DurationFlag{Name: "async-ack-wait", Usage: "how soon the async work of a dead node goes to another", Value: 30 * time.Second},
 			&cli.IntFlag{Name: "chain-workers", Usage: "chain work items (execution steps) this node handles at once", Value: 64},
 			&cli.DurationFlag{Name: "chain-ack-wait", Usage: "how soon the chain executions of a dead node resume on another", Value: 30 * time.Second},
-			&cli.DurationFlag{Name: "chain-history-retention", Usage: "how long chain execution history is kept", Value: 7 * 24 * time.Hour},
+			&cli.DurationFlag{Name: "chain-history-retention", Usage: "how long chain execution history, and the record of an ended execution, are kept", Value: 7 * 24 * time.Hour},
 			&cli.DurationFlag{Name: "result-retention", Usage: "how long async invocation records, results and idempotency keys are kept", Value: 24 * time.Hour},
 			&cli.StringFlag{Name: "minio-endpoint", Usage: "host:port of the MinIO (S3) server of object triggers and object host functions", EnvVars: []string{"BATON_MINIO_ENDPOINT"}},
 			&cli.StringFlag{Name: "minio-access-key", Usage: "MinIO access key", EnvVars: []string{"BATON_MINIO_ACCESS_KEY"}},

@@ -64,7 +64,8 @@ type Options struct {
 	// AckWait is how long a work item may go without a sign of life from
 	// its worker before another node gets it (default 30s).
 	AckWait time.Duration
-	// HistoryRetention is how long history is kept (default 7 days).
+	// HistoryRetention is how long history is kept, and the record of an
+	// ended execution (default 7 days, at least 1s).
 	HistoryRetention time.Duration
 	// Invoke runs Task states.
 	Invoke InvokeFunc
@@ -101,6 +102,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Engine, e
 	if opts.HistoryRetention <= 0 {
 		opts.HistoryRetention = DefaultHistoryRetention
 	}
+	opts.HistoryRetention = max(opts.HistoryRetention, time.Second) // the least TTL JetStream takes
 	if opts.Clock == nil {
 		opts.Clock = asl.SystemClock{}
 	}
@@ -117,6 +119,9 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Engine, e
 	}
 	if e.execs, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: ExecBucket, Description: "baton chain execution snapshots", Storage: jetstream.FileStorage, History: 1,
+		// Per-message TTLs: an ended execution's record expires with its
+		// history (see saveCached).
+		LimitMarkerTTL: time.Minute,
 	}); err != nil {
 		return nil, fmt.Errorf("creating bucket %s: %w", ExecBucket, err)
 	}
@@ -126,7 +131,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Engine, e
 		Subjects:    []string{HistoryPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		MaxAge:      opts.HistoryRetention,
-		Duplicates:  2 * time.Minute,
+		Duplicates:  min(2*time.Minute, opts.HistoryRetention),
 	}); err != nil {
 		return nil, fmt.Errorf("creating stream %s: %w", HistoryStream, err)
 	}
@@ -492,7 +497,20 @@ func (e *Engine) saveCached(ctx context.Context, x *Execution, rev uint64, c eve
 	if err != nil {
 		return 0, err
 	}
-	nrev, err := e.execs.Update(ctx, x.ID, data, rev)
+	var nrev uint64
+	if x.Final() {
+		// An ended execution is kept as long as its history: its last
+		// record expires after the retention (a redrive writes a running
+		// record without one).
+		var ack *jetstream.PubAck
+		ack, err = e.js.PublishMsg(ctx, &nats.Msg{Subject: "$KV." + ExecBucket + "." + x.ID, Data: data},
+			jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(e.opts.HistoryRetention))
+		if err == nil {
+			nrev = ack.Sequence
+		}
+	} else {
+		nrev, err = e.execs.Update(ctx, x.ID, data, rev)
+	}
 	if err != nil {
 		if isConflict(err) {
 			return 0, errConflict
