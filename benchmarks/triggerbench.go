@@ -339,7 +339,7 @@ func runStreamThroughput(ctx context.Context, c *config) ([]result, error) {
 		}
 		start := time.Now()
 		cons, err := bjs.CreateOrUpdateConsumer(ctx, streamBenchName, jetstream.ConsumerConfig{
-			Durable: durable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: streamtrigger.AckWait,
+			Durable: durable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: streamtrigger.DefaultAckWait,
 			MaxDeliver: -1, FilterSubject: subject, DeliverPolicy: jetstream.DeliverAllPolicy,
 		})
 		if err != nil {

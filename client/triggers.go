@@ -27,15 +27,16 @@ type TriggerSpec struct {
 	Schedule string `json:"schedule,omitempty"`
 	Timezone string `json:"timezone,omitempty"`
 	Missed   string `json:"missed,omitempty"`
-	// Stream, Filter, Concurrency, Batch, MaxDeliver and Backoff (a
-	// duration) configure a stream trigger; zero numbers take the
-	// server's defaults.
+	// Stream, Filter, Concurrency, Batch, MaxDeliver, Backoff and
+	// AckWait (durations) configure a stream trigger; zero values take
+	// the server's defaults.
 	Stream      string `json:"stream,omitempty"`
 	Filter      string `json:"filter,omitempty"`
 	Concurrency int    `json:"concurrency,omitempty"`
 	Batch       int    `json:"batch,omitempty"`
 	MaxDeliver  int    `json:"maxDeliver,omitempty"`
 	Backoff     string `json:"backoff,omitempty"`
+	AckWait     string `json:"ackWait,omitempty"`
 	// Bucket, Events ("created", "removed"), Prefix, Suffix and Mode
 	// ("nats", "listen") are the fields of an object trigger.
 	Bucket string   `json:"bucket,omitempty"`

@@ -125,13 +125,17 @@ type Spec struct {
 	// Concurrency invocations at once per node (default 4), pulls of
 	// Batch messages (default 16), MaxDeliver deliveries before the
 	// dead letter (default 5), retries after Backoff doubling each time
-	// (a duration, default "1s").
+	// (a duration, default "1s"). AckWait (a duration, default "30s",
+	// 1s to 12h) is how long JetStream waits for the ack of a delivered
+	// message before delivering it again, to any node: how soon the
+	// messages of a node that died are processed elsewhere.
 	Stream      string `json:"stream,omitempty" yaml:"stream,omitempty"`
 	Filter      string `json:"filter,omitempty" yaml:"filter,omitempty"`
 	Concurrency int    `json:"concurrency,omitempty" yaml:"concurrency,omitempty"`
 	Batch       int    `json:"batch,omitempty" yaml:"batch,omitempty"`
 	MaxDeliver  int    `json:"maxDeliver,omitempty" yaml:"maxDeliver,omitempty"`
 	Backoff     string `json:"backoff,omitempty" yaml:"backoff,omitempty"`
+	AckWait     string `json:"ackWait,omitempty" yaml:"ackWait,omitempty"`
 
 	// object: events of Bucket in the node's object store (MinIO), of
 	// the kinds Events ("created", "removed"; default created), on keys
@@ -157,6 +161,7 @@ func (s *Spec) kindFields() []struct{ name, value string } {
 		{"schedule", s.Schedule}, {"timezone", s.Timezone}, {"missed", s.Missed},
 		{"stream", s.Stream}, {"filter", s.Filter}, {"concurrency", itoa(s.Concurrency)},
 		{"batch", itoa(s.Batch)}, {"maxDeliver", itoa(s.MaxDeliver)}, {"backoff", s.Backoff},
+		{"ackWait", s.AckWait},
 		{"bucket", s.Bucket}, {"events", strings.Join(s.Events, ",")}, {"prefix", s.Prefix},
 		{"suffix", s.Suffix}, {"mode", s.Mode},
 	}

@@ -42,7 +42,7 @@ func TestTriggerAddStream(t *testing.T) {
 	}
 
 	out, errOut, code := runCLI(t, "trigger", "add", "stream", "--stream", "ORDERS", "--filter", "orders.new.>",
-		"--concurrency", "3", "--batch", "7", "--max-deliver", "2", "--backoff", "250ms", "--function", "hello", "--id", "orders")
+		"--concurrency", "3", "--batch", "7", "--max-deliver", "2", "--backoff", "250ms", "--ack-wait", "5s", "--function", "hello", "--id", "orders")
 	if code != 0 || out != "added trigger orders: stream ORDERS orders.new.> → hello\n" {
 		t.Fatalf("add stream: exit %d %q %q", code, out, errOut)
 	}
@@ -51,7 +51,7 @@ func TestTriggerAddStream(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &got) != nil {
 		t.Fatalf("get: exit %d %q", code, out)
 	}
-	for k, v := range map[string]any{"stream": "ORDERS", "filter": "orders.new.>", "concurrency": 3.0, "batch": 7.0, "maxDeliver": 2.0, "backoff": "250ms", "running": true} {
+	for k, v := range map[string]any{"stream": "ORDERS", "filter": "orders.new.>", "concurrency": 3.0, "batch": 7.0, "maxDeliver": 2.0, "backoff": "250ms", "ackWait": "5s", "running": true} {
 		if got[k] != v {
 			t.Errorf("get: %s = %v, want %v (%s)", k, got[k], v, out)
 		}
@@ -60,6 +60,10 @@ func TestTriggerAddStream(t *testing.T) {
 	_, errOut, code = runCLI(t, "trigger", "add", "stream", "--stream", "ORDERS", "--max-deliver", "-1", "--function", "hello")
 	if code != 1 || !strings.Contains(errOut, "maxDeliver:") {
 		t.Fatalf("bad --max-deliver: exit %d %q", code, errOut)
+	}
+	_, errOut, code = runCLI(t, "trigger", "add", "stream", "--stream", "ORDERS", "--ack-wait", "500ms", "--function", "hello")
+	if code != 1 || !strings.Contains(errOut, "ackWait:") {
+		t.Fatalf("bad --ack-wait: exit %d %q", code, errOut)
 	}
 	_, errOut, code = runCLI(t, "trigger", "add", "stream", "--function", "hello")
 	if code != 1 || !strings.Contains(errOut, "stream: required") {

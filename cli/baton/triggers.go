@@ -29,7 +29,7 @@ func (e *env) triggerAddCommand() *cli.Command {
 		UsageText: "baton trigger add http --method POST --path '/orders/{id}' --function NAME\n" +
 			"   baton trigger add nats --subject 'greet.*' --function NAME\n" +
 			"   baton trigger add cron --schedule '@every 30s' [--timezone Europe/Paris] --function NAME\n" +
-			"   baton trigger add stream --stream S [--filter SUBJ] [--concurrency N] [--batch N] [--max-deliver N] [--backoff 1s] --function NAME\n" +
+			"   baton trigger add stream --stream S [--filter SUBJ] [--concurrency N] [--batch N] [--max-deliver N] [--backoff 1s] [--ack-wait 30s] --function NAME\n" +
 			"   baton trigger add object --bucket B [--events created,removed] [--prefix P] [--suffix .csv] [--mode nats|listen] --function NAME",
 		ArgsUsage: "KIND",
 		Flags: []cli.Flag{
@@ -47,6 +47,7 @@ func (e *env) triggerAddCommand() *cli.Command {
 			&cli.IntFlag{Name: "batch", Usage: "stream: messages per pull (default 16)"},
 			&cli.IntFlag{Name: "max-deliver", Usage: "stream: deliveries of a failing message before its dead letter (default 5)"},
 			&cli.StringFlag{Name: "backoff", Usage: "stream: delay before the first redelivery, doubling each time (default 1s)"},
+			&cli.StringFlag{Name: "ack-wait", Usage: "stream: how long a delivered message may go unacked before it is delivered again, to any node (1s to 12h, default 30s)"},
 			&cli.StringFlag{Name: "bucket", Usage: "object: bucket of the node's object store (MinIO)"},
 			&cli.StringSliceFlag{Name: "events", Usage: "object: created, removed (repeat or comma-separate; default created)"},
 			&cli.StringFlag{Name: "prefix", Usage: "object: only keys starting with this"},
@@ -65,7 +66,7 @@ func (e *env) triggerAddCommand() *cli.Command {
 				Method: c.String("method"), Path: c.String("path"), Subject: c.String("subject"),
 				Schedule: c.String("schedule"), Timezone: c.String("timezone"), Missed: c.String("missed"),
 				Stream: c.String("stream"), Filter: c.String("filter"), Concurrency: c.Int("concurrency"),
-				Batch: c.Int("batch"), MaxDeliver: c.Int("max-deliver"), Backoff: c.String("backoff"),
+				Batch: c.Int("batch"), MaxDeliver: c.Int("max-deliver"), Backoff: c.String("backoff"), AckWait: c.String("ack-wait"),
 				Bucket: c.String("bucket"), Events: splitList(c.StringSlice("events")), Prefix: c.String("prefix"),
 				Suffix: c.String("suffix"), Mode: c.String("mode"),
 			}

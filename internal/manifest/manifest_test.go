@@ -79,6 +79,11 @@ triggers:
     method: POST
     path: /a
     function: "a:live"
+  - kind: stream
+    stream: ORDERS
+    maxDeliver: 3
+    ackWait: 2m
+    function: a
 chains:
   - name: flow
     file: flow.yaml
@@ -104,11 +109,14 @@ chains:
 		ids = append(ids, tr.Spec.ID)
 	}
 	p := m.Name + "--"
-	if want := []string{p + "a-nats", p + "a-nats-2", p + "route"}; strings.Join(ids, ",") != strings.Join(want, ",") {
+	if want := []string{p + "a-nats", p + "a-nats-2", p + "route", p + "a-stream"}; strings.Join(ids, ",") != strings.Join(want, ",") {
 		t.Errorf("trigger ids %v, want %v", ids, want)
 	}
 	if m.Triggers[2].Spec.Method != "POST" || m.Triggers[2].Spec.Path != "/a" {
 		t.Errorf("route: %+v", m.Triggers[2].Spec)
+	}
+	if s := m.Triggers[3].Spec; s.Stream != "ORDERS" || s.MaxDeliver != 3 || s.AckWait != "2m" {
+		t.Errorf("stream: %+v", s)
 	}
 	if len(m.Chains) != 2 || !strings.Contains(string(m.Chains[0].Definition), "StartAt") || !strings.Contains(string(m.Chains[1].Definition), `"StartAt":"A"`) {
 		t.Errorf("chains: %+v", m.Chains)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -209,6 +210,54 @@ func TestStreamTriggerRetriesAndDeadLetters(t *testing.T) {
 	}
 	if !seen["0"] || !seen["1"] {
 		t.Errorf("dead letters of orders %v, want 0 and 1", seen)
+	}
+}
+
+// TestStreamTriggerAckWaitAndRemove: the trigger's ackWait is its
+// consumer's; removing the trigger through the API deletes the consumer,
+// and adding it again makes a new one with the new setting.
+func TestStreamTriggerAckWaitAndRemove(t *testing.T) {
+	h := &said{lines: map[string]int{}}
+	srv, n := startLogged(t, t.TempDir(), h)
+	if code, out := n.deploy(`{"name":"say"}`, testutil.Module(t, "testdata/say")); code != 201 {
+		t.Fatalf("deploy: %d %v", code, out)
+	}
+	_, js := jetStream(t, srv.NATSURL(), true)
+	ctx := context.Background()
+	ackWait := func() (time.Duration, error) {
+		c, err := js.Consumer(ctx, "ORDERS", streamtrigger.Durable("orders"))
+		if err != nil {
+			return 0, err
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return info.Config.AckWait, nil
+	}
+
+	n.addTrigger(`{"id":"orders","kind":"stream","stream":"ORDERS","function":"say","ackWait":"3s"}`)
+	testutil.Eventually(t, 10*time.Second, "trigger running", func() bool { return n.triggerRunning("orders") })
+	if d, err := ackWait(); err != nil || d != 3*time.Second {
+		t.Fatalf("consumer AckWait %s, %v; want 3s", d, err)
+	}
+	if _, err := js.Publish(ctx, "orders.1", []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the message processed", func() bool { return consumerDone(js, "orders") })
+
+	if code, body := n.admin("DELETE", "/api/v1/triggers/orders", nil, ""); code != 200 {
+		t.Fatalf("rm: %d %s", code, body)
+	}
+	testutil.Eventually(t, 10*time.Second, "the consumer deleted", func() bool {
+		_, err := js.Consumer(ctx, "ORDERS", streamtrigger.Durable("orders"))
+		return errors.Is(err, jetstream.ErrConsumerNotFound)
+	})
+
+	n.addTrigger(`{"id":"orders","kind":"stream","stream":"ORDERS","function":"say","ackWait":"1m"}`)
+	testutil.Eventually(t, 10*time.Second, "trigger running again", func() bool { return n.triggerRunning("orders") })
+	if d, err := ackWait(); err != nil || d != time.Minute {
+		t.Fatalf("consumer AckWait %s, %v; want 1m", d, err)
 	}
 }
 

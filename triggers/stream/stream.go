@@ -10,7 +10,12 @@
 // MaxDeliver deliveries it is published, with the error, to the subject
 // "baton.stream.dlq.<trigger id>" of the stream BATON_STREAM_DLQ and then
 // acked. A message in flight when its node stops is nacked (or, when the
-// node dies, redelivered once AckWait passes), so a restart loses none.
+// node dies, redelivered once the trigger's ackWait passes), so a restart
+// loses none.
+//
+// Deleting the trigger deletes its consumer ([triggers.Remover]); a
+// trigger replaced by one on the same stream keeps it, and with it its
+// place in the stream.
 package streamtrigger
 
 import (
@@ -48,11 +53,14 @@ const (
 	DefaultBackoff     = time.Second
 	// MaxBackoff caps the delay before a redelivery.
 	MaxBackoff = 5 * time.Minute
-	// AckWait is how long the server waits for the ack of a delivered
-	// message before delivering it again (to any node). A node running a
-	// long invocation tells the server it is still working every
-	// AckWait/3.
-	AckWait = 30 * time.Second
+	// DefaultAckWait is the default of the ackWait setting: how long the
+	// server waits for the ack of a delivered message before delivering
+	// it again (to any node). A node running a long invocation tells the
+	// server it is still working every ackWait/3.
+	DefaultAckWait = 30 * time.Second
+	// MinAckWait and MaxAckWait bound the ackWait setting.
+	MinAckWait = time.Second
+	MaxAckWait = 12 * time.Hour
 )
 
 // Dead letters.
@@ -79,21 +87,24 @@ func Durable(id string) string { return "baton-trigger-" + id }
 
 func init() { triggers.Register(Kind, newTrigger) }
 
-var _ triggers.Trigger = (*trigger)(nil)
+var (
+	_ triggers.Trigger = (*trigger)(nil)
+	_ triggers.Remover = (*trigger)(nil)
+)
 
 // settings are a spec's stream fields with the defaults applied.
 type settings struct {
 	stream, filter             string
 	concurrency, batch, maxDel int
-	backoff                    time.Duration
+	backoff, ackWait           time.Duration
 }
 
 func parse(spec triggers.Spec) (settings, error) {
-	if err := spec.Only("stream", "filter", "concurrency", "batch", "maxDeliver", "backoff"); err != nil {
+	if err := spec.Only("stream", "filter", "concurrency", "batch", "maxDeliver", "backoff", "ackWait"); err != nil {
 		return settings{}, err
 	}
 	s := settings{stream: spec.Stream, filter: spec.Filter, concurrency: spec.Concurrency,
-		batch: spec.Batch, maxDel: spec.MaxDeliver, backoff: DefaultBackoff}
+		batch: spec.Batch, maxDel: spec.MaxDeliver, backoff: DefaultBackoff, ackWait: DefaultAckWait}
 	switch {
 	case s.stream == "":
 		return s, triggers.Errorf("stream", "required: the name of an existing JetStream stream")
@@ -121,6 +132,13 @@ func parse(spec triggers.Spec) (settings, error) {
 			return s, triggers.Errorf("backoff", "%q is not a duration between 10ms and %s", spec.Backoff, MaxBackoff)
 		}
 		s.backoff = d
+	}
+	if spec.AckWait != "" {
+		d, err := time.ParseDuration(spec.AckWait)
+		if err != nil || d < MinAckWait || d > MaxAckWait {
+			return s, triggers.Errorf("ackWait", "%q is not a duration between %s and %s", spec.AckWait, MinAckWait, MaxAckWait)
+		}
+		s.ackWait = d
 	}
 	return s, nil
 }
@@ -228,7 +246,7 @@ func (t *trigger) Start(ctx context.Context, env triggers.Env) error {
 		Durable:       Durable(t.spec.ID),
 		Description:   "baton stream trigger " + t.spec.ID,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       AckWait,
+		AckWait:       t.set.ackWait,
 		MaxDeliver:    -1, // the trigger counts deliveries and dead-letters (Decide)
 		FilterSubject: t.set.filter,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -276,6 +294,46 @@ func (t *trigger) Start(ctx context.Context, env triggers.Env) error {
 	t.cc = cc
 	t.mu.Unlock()
 	return nil
+}
+
+// Remove deletes the trigger's durable consumer, unless the trigger
+// store holds a stream trigger of the same id on the same stream (the
+// spec was replaced, or the trigger added again), whose Start updates
+// the consumer and goes on from where this one stopped. A missing
+// consumer or stream is not an error. When the store cannot be read the
+// consumer is kept: a consumer left behind costs little, one deleted
+// under a running trigger would start it over from the beginning of
+// the stream.
+func (t *trigger) Remove(ctx context.Context, env triggers.Env) error {
+	if env.JetStream == nil {
+		return nil
+	}
+	store, err := triggers.OpenStore(ctx, env.JetStream)
+	if err != nil {
+		return fmt.Errorf("keeping consumer %s: %w", Durable(t.spec.ID), err)
+	}
+	var cur *triggers.Spec
+	switch spec, err := store.Get(ctx, t.spec.ID); {
+	case err == nil:
+		cur = &spec
+	case event.CodeOf(err) != event.CodeNotFound:
+		return fmt.Errorf("keeping consumer %s: %w", Durable(t.spec.ID), err)
+	}
+	if keepConsumer(t.spec, cur) {
+		return nil
+	}
+	err = env.JetStream.DeleteConsumer(ctx, t.set.stream, Durable(t.spec.ID))
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("deleting consumer %s of stream %q: %w", Durable(t.spec.ID), t.set.stream, err)
+	}
+	return nil
+}
+
+// keepConsumer is Remove's decision about the consumer of the removed
+// trigger old, given the spec now stored under its id (nil: none): keep
+// it when that is a stream trigger on the same stream.
+func keepConsumer(old triggers.Spec, stored *triggers.Spec) bool {
+	return stored != nil && stored.Kind == Kind && stored.Stream == old.Stream
 }
 
 // Stop stops pulling, lets the workers finish the messages already
@@ -343,8 +401,8 @@ func (t *trigger) handle(ctx context.Context, env triggers.Env, m jetstream.Msg)
 		Attempt:      delivered,
 	}
 	// Tell the server the message is being worked on while the
-	// invocation lasts longer than AckWait allows.
-	stopBeat := jsworker.KeepAlive(m, AckWait/3)
+	// invocation lasts longer than ackWait allows.
+	stopBeat := jsworker.KeepAlive(m, t.set.ackWait/3)
 	_, err = env.Invoke(ctx, t.spec.Function, ev)
 	stopBeat()
 
