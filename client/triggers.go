@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -65,6 +66,25 @@ func (c *Client) AddTrigger(ctx context.Context, spec TriggerSpec) (*Trigger, er
 	}
 	var out Trigger
 	if _, err := c.call(ctx, request{method: http.MethodPost, path: "/api/v1/triggers", body: body,
+		contentType: "application/json", auth: true, timeout: DefaultTimeout}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PutTrigger replaces trigger spec.ID with spec, or creates it: a
+// replaced trigger restarts with the new spec on every node (a stream
+// trigger keeps its consumer's place).
+func (c *Client) PutTrigger(ctx context.Context, spec TriggerSpec) (*Trigger, error) {
+	if spec.ID == "" {
+		return nil, fmt.Errorf("trigger: an id is required")
+	}
+	body, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	var out Trigger
+	if _, err := c.call(ctx, request{method: http.MethodPut, path: "/api/v1/triggers/" + url.PathEscape(spec.ID), body: body,
 		contentType: "application/json", auth: true, timeout: DefaultTimeout}, &out); err != nil {
 		return nil, err
 	}

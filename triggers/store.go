@@ -66,6 +66,35 @@ func (s *Store) Create(ctx context.Context, spec Spec) (Spec, error) {
 	return spec, nil
 }
 
+// Put stores spec, replacing the trigger of the same id (whose creation
+// time it keeps) or creating it; created says which. spec must be valid
+// and have an id.
+func (s *Store) Put(ctx context.Context, spec Spec) (stored Spec, created bool, err error) {
+	if spec.ID == "" {
+		return spec, false, Errorf("id", "required")
+	}
+	if err := spec.Validate(); err != nil {
+		return spec, false, err
+	}
+	old, err := s.Get(ctx, spec.ID)
+	switch {
+	case err == nil:
+		spec.Created = old.Created
+	case event.CodeOf(err) == event.CodeNotFound:
+		spec.Created, created = time.Now().UTC(), true
+	default:
+		return spec, false, err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return spec, false, err
+	}
+	if _, err := s.kv.Put(ctx, keyPrefix+spec.ID, b); err != nil {
+		return spec, false, event.Errorf(event.CodeUnavailable, "storing trigger %q: %v", spec.ID, err)
+	}
+	return spec, created, nil
+}
+
 // Get returns trigger id; a missing one is an event.Error with code
 // not_found.
 func (s *Store) Get(ctx context.Context, id string) (Spec, error) {

@@ -24,6 +24,7 @@ type API interface {
 	Delete(ctx context.Context, name string) error
 	Triggers(ctx context.Context) ([]client.Trigger, error)
 	AddTrigger(ctx context.Context, spec client.TriggerSpec) (*client.Trigger, error)
+	PutTrigger(ctx context.Context, spec client.TriggerSpec) (*client.Trigger, error)
 	DeleteTrigger(ctx context.Context, id string) error
 	Chains(ctx context.Context) ([]client.Chain, error)
 	DeployChain(ctx context.Context, name string, definition []byte) (*client.Chain, error)
@@ -145,13 +146,16 @@ func Apply(ctx context.Context, api API, m *Manifest, opts Options) ([]Result, e
 	}
 	for _, st := range PlanTriggers(m.Name, want, have, opts.Prune) {
 		switch st.Action {
-		case Removed, Updated:
+		case Removed:
 			if err := api.DeleteTrigger(ctx, st.Spec.ID); err != nil {
 				return out, fmt.Errorf("removing trigger %s: %w", st.Spec.ID, err)
 			}
-		}
-		switch st.Action {
-		case Created, Updated:
+		case Updated:
+			// Replaced in place: a stream trigger keeps its place.
+			if _, err := api.PutTrigger(ctx, st.Spec); err != nil {
+				return out, fmt.Errorf("updating trigger %s: %w", st.Spec.ID, err)
+			}
+		case Created:
 			if _, err := api.AddTrigger(ctx, st.Spec); err != nil {
 				return out, fmt.Errorf("adding trigger %s: %w", st.Spec.ID, err)
 			}
@@ -200,8 +204,8 @@ type TriggerStep struct {
 
 // PlanTriggers decides, without I/O, what to do to make the stored
 // triggers have match want: a want whose id is absent is created, one
-// whose stored spec differs is updated (removed and added again: the API
-// has no update), an equal one is unchanged. With prune, stored triggers
+// whose stored spec differs is updated (replaced in place), an equal one
+// is unchanged. With prune, stored triggers
 // of project ("<project>--…") that want lacks are removed. Steps come in
 // want's order, removals last.
 func PlanTriggers(project string, want, have []client.TriggerSpec, prune bool) []TriggerStep {

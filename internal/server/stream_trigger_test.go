@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -245,6 +246,30 @@ func TestStreamTriggerAckWaitAndRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "the message processed", func() bool { return consumerDone(js, "orders") })
+
+	// Replaced in place (what `baton deploy -f` does to a changed
+	// trigger): the consumer takes the new setting and keeps its place.
+	code, body := n.admin("PUT", "/api/v1/triggers/orders", strings.NewReader(`{"kind":"stream","stream":"ORDERS","function":"say","ackWait":"5s"}`), "application/json")
+	if code != 200 {
+		t.Fatalf("put: %d %s", code, body)
+	}
+	testutil.Eventually(t, 10*time.Second, "the consumer updated", func() bool {
+		d, err := ackWait()
+		return err == nil && d == 5*time.Second && n.triggerRunning("orders")
+	})
+	if _, err := js.Publish(ctx, "orders.2", []byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the second message processed", func() bool {
+		distinct, _ := h.distinct()
+		return distinct == 2 && consumerDone(js, "orders")
+	})
+	if distinct, total := h.distinct(); distinct != 2 || total != 2 {
+		t.Fatalf("after the replace: %d distinct messages in %d invocations, want 2 in 2 (none again)", distinct, total)
+	}
+	if code, body := n.admin("PUT", "/api/v1/triggers/orders", strings.NewReader(`{"id":"other","kind":"stream","stream":"ORDERS","function":"say"}`), "application/json"); code != 400 {
+		t.Fatalf("put with another id in the body: %d %s", code, body)
+	}
 
 	if code, body := n.admin("DELETE", "/api/v1/triggers/orders", nil, ""); code != 200 {
 		t.Fatalf("rm: %d %s", code, body)

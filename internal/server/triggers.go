@@ -236,6 +236,7 @@ func (s *Server) triggerRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/triggers", s.admin(s.handleTriggers))
 	mux.Handle("POST /api/v1/triggers", s.admin(s.handleAddTrigger))
 	mux.Handle("GET /api/v1/triggers/{id}", s.admin(s.handleGetTrigger))
+	mux.Handle("PUT /api/v1/triggers/{id}", s.admin(s.handlePutTrigger))
 	mux.Handle("DELETE /api/v1/triggers/{id}", s.admin(s.handleDeleteTrigger))
 }
 
@@ -323,8 +324,47 @@ func (s *Server) handleAddTrigger(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.viewTrigger(spec))
 }
 
+// handlePutTrigger replaces trigger {id} with the spec in the body (or
+// creates it): the trigger restarts with it on every node, and a stream
+// trigger keeps its consumer's place.
+func (s *Server) handlePutTrigger(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var spec triggers.Spec
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		writeError(w, badRequest("trigger: %v", jsonError(err)))
+		return
+	}
+	if spec.ID != "" && spec.ID != id {
+		writeError(w, badRequest("id: %q in the body, %q in the path", spec.ID, id))
+		return
+	}
+	spec.ID, spec.Created = id, time.Time{}
+	if err := spec.Validate(); err != nil {
+		writeError(w, badRequest("%v", err))
+		return
+	}
+	if err := s.checkRoute(r.Context(), spec); err != nil {
+		writeError(w, err)
+		return
+	}
+	spec, created, err := s.trig.store.Put(r.Context(), spec)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.trig.manager.Apply(s.runCtx, spec.ID, &spec)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	s.log.Info("trigger stored", "trigger", spec.ID, "kind", spec.Kind, "function", spec.Function, "created", created)
+	writeJSON(w, status, s.viewTrigger(spec))
+}
+
 // checkRoute refuses an http trigger whose route conflicts with a stored
-// one's.
+// one's (other than its own, when it replaces itself).
 func (s *Server) checkRoute(ctx context.Context, spec triggers.Spec) error {
 	if spec.Kind != httptrigger.Kind {
 		return nil
@@ -335,7 +375,7 @@ func (s *Server) checkRoute(ctx context.Context, spec triggers.Spec) error {
 	}
 	t := httptrigger.NewTable(http.NotFoundHandler())
 	for _, o := range specs {
-		if o.Kind != httptrigger.Kind {
+		if o.Kind != httptrigger.Kind || o.ID == spec.ID {
 			continue
 		}
 		if p, _, err := httptrigger.Pattern(o.Method, o.Path); err == nil {

@@ -15,7 +15,9 @@
 // Mode "listen" uses MinIO's ListenBucketNotification: no notification
 // target to configure, but an event that happens while no node listens,
 // or whose invocation fails, is lost, and every node listening invokes
-// the target for each event — use it on one node, for development.
+// the target for each event — use it on one node, for development. It
+// needs a MinIO whose listen endpoint flushes each event (see
+// docs/triggers.md: upstream builds since minio/minio#21651 do not).
 package objecttrigger
 
 import (
@@ -88,7 +90,10 @@ type trigger struct {
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
-	cc     jetstream.ConsumeContext
+	// unlisten ends the listen request at once (mode listen): the
+	// invocation in flight keeps its own context.
+	unlisten context.CancelFunc
+	cc       jetstream.ConsumeContext
 	wg     sync.WaitGroup
 	sem    chan struct{}
 }
@@ -254,17 +259,26 @@ func (t *trigger) Start(ctx context.Context, env triggers.Env) error {
 	t.cancel = cancel
 	t.mu.Unlock()
 	if t.mode() == ModeListen {
+		listenCtx, unlisten := context.WithCancel(runCtx)
+		t.mu.Lock()
+		t.unlisten = unlisten
+		t.mu.Unlock()
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			// The client ends the stream on its first error: listen again.
-			for runCtx.Err() == nil {
-				ch := client.ListenBucketNotification(runCtx, t.spec.Bucket, t.spec.Prefix, t.spec.Suffix, eventStrings(t.events))
-				t.listen(runCtx, env, ch)
-				select {
-				case <-runCtx.Done():
-				case <-time.After(time.Second):
+			// The client ends the stream on its first error: listen
+			// again, after a pause that grows while the errors go on.
+			pause := time.Second
+			for listenCtx.Err() == nil {
+				ch := client.ListenBucketNotification(listenCtx, t.spec.Bucket, t.spec.Prefix, t.spec.Suffix, eventStrings(t.events))
+				if t.listen(runCtx, env, ch) {
+					pause = time.Second
 				}
+				select {
+				case <-listenCtx.Done():
+				case <-time.After(pause):
+				}
+				pause = min(2*pause, 30*time.Second)
 			}
 		}()
 		return nil
@@ -429,14 +443,17 @@ func (t *trigger) invoke(ctx context.Context, env triggers.Env, r Record, id str
 	return nil
 }
 
-func (t *trigger) listen(ctx context.Context, env triggers.Env, ch <-chan notification.Info) {
+// listen invokes the function for the events of ch until it closes; it
+// reports whether any event came.
+func (t *trigger) listen(ctx context.Context, env triggers.Env, ch <-chan notification.Info) (heard bool) {
 	for info := range ch {
 		if info.Err != nil {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !errors.Is(info.Err, context.Canceled) {
 				env.Logger.Warn("listening to bucket notifications", "bucket", t.spec.Bucket, "err", info.Err)
 			}
 			continue
 		}
+		heard = true
 		for _, r := range records(info.Records) {
 			if !Match(t.spec, r) {
 				continue
@@ -446,6 +463,7 @@ func (t *trigger) listen(ctx context.Context, env triggers.Env, ch <-chan notifi
 			}
 		}
 	}
+	return heard
 }
 
 // Stop stops consuming, waits for the invocations in flight (cancelling
@@ -454,9 +472,12 @@ func (t *trigger) listen(ctx context.Context, env triggers.Env, ch <-chan notifi
 // them.
 func (t *trigger) Stop(ctx context.Context) error {
 	t.mu.Lock()
-	cc, cancel := t.cc, t.cancel
-	t.cc = nil
+	cc, cancel, unlisten := t.cc, t.cancel, t.unlisten
+	t.cc, t.unlisten = nil, nil
 	t.mu.Unlock()
+	if unlisten != nil {
+		unlisten()
+	}
 	if cc != nil {
 		cc.Drain()
 		select {
