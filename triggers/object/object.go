@@ -94,8 +94,8 @@ type trigger struct {
 	// invocation in flight keeps its own context.
 	unlisten context.CancelFunc
 	cc       jetstream.ConsumeContext
-	wg     sync.WaitGroup
-	sem    chan struct{}
+	wg       sync.WaitGroup
+	sem      chan struct{}
 }
 
 func newTrigger(spec triggers.Spec) (triggers.Trigger, error) {
