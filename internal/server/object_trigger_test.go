@@ -228,3 +228,57 @@ func TestObjectTriggerRemoveDeletesNotification(t *testing.T) {
 		t.Fatalf("%d events in the stream after the trigger was removed", st.State.Msgs)
 	}
 }
+
+// Replacing an object trigger (PUT, as `baton deploy -f` does) keeps its
+// consumer and bucket notification, with the new filters.
+func TestObjectTriggerReplaceKeepsSetup(t *testing.T) {
+	e := startObjects(t)
+	e.deployCSV2JSON("csv2json", `["uploads","converted"]`)
+	id := e.addTrigger(`{"id":"swap","kind":"object","function":"csv2json","bucket":"uploads","suffix":".csv"}`)
+	testutil.Eventually(t, 10*time.Second, "trigger running", func() bool { return e.triggerRunning(id) })
+	ctx := context.Background()
+	cons, err := e.js.Consumer(ctx, objecttrigger.StreamName, "baton-object-"+id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := cons.Info(ctx)
+	e.put("uploads", "a.csv", "x\n1\n")
+	testutil.Eventually(t, 20*time.Second, "converted/a.json", func() bool {
+		_, ok := e.get("converted", "a.json")
+		return ok && e.settled(id)
+	})
+
+	code, body := e.admin("PUT", "/api/v1/triggers/"+id, strings.NewReader(`{"kind":"object","function":"csv2json","bucket":"uploads","prefix":"in/","suffix":".csv"}`), "application/json")
+	if code != 200 {
+		t.Fatalf("put: %d %s", code, body)
+	}
+	testutil.Eventually(t, 10*time.Second, "the trigger running with the new spec", func() bool {
+		conf, err := e.mc.GetBucketNotification(ctx, "uploads")
+		if err != nil || len(conf.QueueConfigs) != 1 {
+			return false
+		}
+		for _, r := range conf.QueueConfigs[0].Filter.S3Key.FilterRules {
+			if r.Name == "prefix" && r.Value == "in/" {
+				return e.triggerRunning(id)
+			}
+		}
+		return false
+	})
+	cons, err = e.js.Consumer(ctx, objecttrigger.StreamName, "baton-object-"+id)
+	if err != nil {
+		t.Fatalf("the consumer did not survive the replace: %v", err)
+	}
+	after, _ := cons.Info(ctx)
+	if !after.Created.Equal(before.Created) || after.Delivered.Stream < before.Delivered.Stream {
+		t.Fatalf("the consumer was made again: created %s then %s, delivered %d then %d", before.Created, after.Created, before.Delivered.Stream, after.Delivered.Stream)
+	}
+	e.put("uploads", "b.csv", "x\n2\n")    // no longer matches
+	e.put("uploads", "in/c.csv", "x\n3\n") // the sentinel
+	testutil.Eventually(t, 20*time.Second, "converted/in/c.json", func() bool {
+		_, ok := e.get("converted", "in/c.json")
+		return ok && e.settled(id)
+	})
+	if got, want := e.keys("converted"), []string{"a.json", "in/c.json"}; !slices.Equal(got, want) {
+		t.Fatalf("converted = %v, want %v", got, want)
+	}
+}

@@ -503,10 +503,29 @@ func (t *trigger) Stop(ctx context.Context) error {
 }
 
 // Remove deletes this trigger's part of the bucket notification and its
-// consumer (mode nats).
+// consumer (mode nats), unless the trigger was replaced by one that uses
+// them too (see keepSetup): in a cluster every node removes the old spec
+// and starts the new one, and a node slow to remove must not undo what a
+// faster one started, nor lose the events waiting in the consumer.
 func (t *trigger) Remove(ctx context.Context, env triggers.Env) error {
 	if t.mode() != ModeNATS {
 		return nil
+	}
+	if env.JetStream != nil {
+		store, err := triggers.OpenStore(ctx, env.JetStream)
+		if err != nil {
+			return fmt.Errorf("reading the trigger store: %w", err)
+		}
+		var cur *triggers.Spec
+		switch spec, err := store.Get(ctx, t.spec.ID); {
+		case err == nil:
+			cur = &spec
+		case event.CodeOf(err) != event.CodeNotFound:
+			return fmt.Errorf("reading the trigger store: %w", err)
+		}
+		if keepSetup(t.spec, cur) {
+			return nil
+		}
 	}
 	var errs []error
 	if client, err := NewClient(env.ObjectStore); err != nil {
@@ -529,4 +548,12 @@ func (t *trigger) Remove(ctx context.Context, env triggers.Env) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// keepSetup is Remove's decision about the bucket notification and the
+// consumer of the removed trigger old, given the spec now stored under
+// its id (nil: none): keep them when that is an object trigger in mode
+// nats on the same bucket, whose start updates both.
+func keepSetup(old triggers.Spec, stored *triggers.Spec) bool {
+	return stored != nil && stored.Kind == Kind && (stored.Mode == "" || stored.Mode == ModeNATS) && stored.Bucket == old.Bucket
 }

@@ -86,3 +86,26 @@ func TestParseRecords(t *testing.T) {
 		t.Fatal("no error for a message that is not JSON")
 	}
 }
+
+func TestKeepSetup(t *testing.T) {
+	old := triggers.Spec{ID: "t", Kind: Kind, Function: "f", Bucket: "b"}
+	tests := []struct {
+		name   string
+		stored *triggers.Spec
+		want   bool
+	}{
+		{"deleted", nil, false},
+		{"replaced on the same bucket", &triggers.Spec{ID: "t", Kind: Kind, Function: "g", Bucket: "b", Suffix: ".csv"}, true},
+		{"replaced, mode nats said", &triggers.Spec{ID: "t", Kind: Kind, Function: "f", Bucket: "b", Mode: ModeNATS}, true},
+		{"replaced on another bucket", &triggers.Spec{ID: "t", Kind: Kind, Function: "f", Bucket: "c"}, false},
+		{"replaced by mode listen", &triggers.Spec{ID: "t", Kind: Kind, Function: "f", Bucket: "b", Mode: ModeListen}, false},
+		{"replaced by another kind", &triggers.Spec{ID: "t", Kind: "nats", Function: "f", Subject: "b"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := keepSetup(old, tt.stored); got != tt.want {
+				t.Fatalf("keepSetup = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
