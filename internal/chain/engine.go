@@ -41,6 +41,10 @@ const (
 	// EndedPrefix + execution id is a plain NATS subject on which a node
 	// announces, once recorded, the end of an execution (for Wait).
 	EndedPrefix = "baton.chain.ended."
+	// AbortedPrefix + execution id announces, once recorded, that an
+	// execution (or a branch) was stopped: the node running its task
+	// cancels it.
+	AbortedPrefix = "baton.chain.aborted."
 	Consumer    = "baton-chain-workers"
 )
 
@@ -89,7 +93,17 @@ type Engine struct {
 
 	mu       sync.RWMutex
 	machines map[machineKey]*asl.Machine
+
+	// tasks cancels the task each execution runs on this node, for a stop.
+	tasksMu sync.Mutex
+	tasks   map[string]*runningTask
 }
+
+type runningTask struct{ stop context.CancelCauseFunc }
+
+// errStopped is the cause of a task cancelled because its execution was
+// stopped.
+var errStopped = errors.New("the execution was stopped")
 
 // Open creates (or updates) the buckets, streams and the consumer.
 func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Engine, error) {
@@ -110,7 +124,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Engine, e
 		opts.Logger = slog.Default()
 	}
 	_, real := opts.Clock.(asl.SystemClock)
-	e := &Engine{opts: opts, js: js, log: opts.Logger, virtual: !real, machines: map[machineKey]*asl.Machine{}}
+	e := &Engine{opts: opts, js: js, log: opts.Logger, virtual: !real, machines: map[machineKey]*asl.Machine{}, tasks: map[string]*runningTask{}}
 	var err error
 	if e.chains, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: ChainsBucket, Description: "baton chain definitions", Storage: jetstream.FileStorage, History: 1,
@@ -518,8 +532,12 @@ func (e *Engine) saveCached(ctx context.Context, x *Execution, rev uint64, c eve
 		return 0, unavailable("recording execution", err)
 	}
 	if x.Final() {
-		// Tell waiters (best effort: Wait also polls the record).
+		// Tell waiters (best effort: Wait also polls the record), and the
+		// node running the task of a stopped execution.
 		_ = e.js.Conn().Publish(EndedPrefix+x.ID, nil)
+		if x.Status == asl.StatusAborted {
+			_ = e.js.Conn().Publish(AbortedPrefix+x.ID, nil)
+		}
 	}
 	return nrev, nil
 }

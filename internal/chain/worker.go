@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/baton-run/baton/internal/jsworker"
@@ -36,6 +38,18 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating consumer %s: %w", Consumer, err)
 	}
+	sub, err := e.js.Conn().Subscribe(AbortedPrefix+">", func(m *nats.Msg) {
+		e.tasksMu.Lock()
+		t := e.tasks[strings.TrimPrefix(m.Subject, AbortedPrefix)]
+		e.tasksMu.Unlock()
+		if t != nil {
+			t.stop(errStopped)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("listening for stopped executions: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
 	if err := jsworker.Consume(ctx, cons, e.opts.Workers, shutdownGrace, e.log.With("stream", WorkStream), e.handle); err != nil {
 		return fmt.Errorf("consuming %s: %w", WorkStream, err)
 	}
@@ -445,9 +459,23 @@ func (e *Engine) runTask(ctx context.Context, x *Execution, deadline time.Time) 
 	if e.opts.Invoke == nil {
 		return asl.Event{Kind: asl.EventTaskFailed, Error: asl.ErrorTaskFailed, Cause: "no task invoker is configured"}, nil
 	}
-	tctx, cancel := ctx, context.CancelFunc(func() {})
+	// A stop of the execution (announced on AbortedPrefix) cancels it.
+	tctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	mine := &runningTask{stop: stop}
+	e.tasksMu.Lock()
+	e.tasks[x.ID] = mine
+	e.tasksMu.Unlock()
+	defer func() {
+		e.tasksMu.Lock()
+		if e.tasks[x.ID] == mine { // not a redelivery's, run meanwhile
+			delete(e.tasks, x.ID)
+		}
+		e.tasksMu.Unlock()
+	}()
+	cancel := context.CancelFunc(func() {})
 	if call.TimeoutSeconds > 0 {
-		tctx, cancel = context.WithTimeout(ctx, time.Duration(call.TimeoutSeconds)*time.Second)
+		tctx, cancel = context.WithTimeout(tctx, time.Duration(call.TimeoutSeconds)*time.Second)
 	}
 	defer cancel()
 	if !deadline.IsZero() && !e.virtual {
@@ -459,6 +487,10 @@ func (e *Engine) runTask(ctx context.Context, x *Execution, deadline time.Time) 
 	if err != nil {
 		if ctx.Err() != nil {
 			return asl.Event{}, ctx.Err()
+		}
+		if errors.Is(context.Cause(tctx), errStopped) {
+			// The step's record fails its compare-and-set: the stop wins.
+			return asl.Event{Kind: asl.EventTaskFailed, Error: asl.ErrorTaskFailed, Cause: errStopped.Error()}, nil
 		}
 		if tctx.Err() != nil || event.CodeOf(err) == event.CodeTimeout {
 			cause := "the task timed out"
