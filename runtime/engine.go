@@ -262,6 +262,11 @@ func (e *Engine) load(ctx context.Context, r wazero.Runtime, wasm []byte, opts O
 		_ = mod.Close(ctx)
 	}
 	f.pool = newPool(opts.Limits.MaxInstances, opts.Limits.MaxQueue, opts.Limits.QueueTimeout, f.newInstance)
+	f.pool.onEmpty = func() {
+		_ = f.rt.Close(context.Background())
+		close(f.unloaded)
+	}
+	f.unloaded = make(chan struct{})
 	return f, nil
 }
 

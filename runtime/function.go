@@ -30,6 +30,7 @@ type Function struct {
 	baseConfig wazero.ModuleConfig
 	pool       *pool
 	closed     atomic.Bool
+	unloaded   chan struct{}
 }
 
 // Info describes the module.
@@ -73,15 +74,21 @@ func (f *Function) Observe(ages []time.Duration) (PoolStats, []time.Duration) {
 	return f.pool.observe(ages)
 }
 
-// Close unloads the function: idle instances go at once, busy ones when
-// their call ends, and calls after Close fail.
-func (f *Function) Close(ctx context.Context) error {
-	if f.closed.Swap(true) {
-		return nil
+// Close unloads the function and returns at once: calls after Close fail,
+// idle instances go now and busy ones (and those being created) when
+// their call ends; the function's runtime goes with the last of them
+// (closing it under a running or instantiating module would race with
+// its host calls). Unloaded says when that happened.
+func (f *Function) Close(context.Context) error {
+	if !f.closed.Swap(true) {
+		f.pool.close()
 	}
-	f.pool.close()
-	return f.rt.Close(ctx)
+	return nil
 }
+
+// Unloaded is closed once a closed function's last instance and its
+// runtime are gone.
+func (f *Function) Unloaded() <-chan struct{} { return f.unloaded }
 
 // reasons an instance was closed from outside its call.
 const (

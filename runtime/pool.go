@@ -32,6 +32,21 @@ type pool struct {
 	peak int
 	// warming counts instances prewarm is creating: live, but not busy.
 	warming int
+	// onEmpty runs once, after close, when the last instance is gone
+	// (the function's runtime may close only then: closing it under a
+	// running or instantiating module races with its host calls).
+	onEmpty func()
+	emptied bool
+}
+
+// emptyLocked reports, once, that the pool is closed and holds no
+// instance: the caller runs onEmpty after unlocking.
+func (p *pool) emptyLocked() bool {
+	if p.closed && p.live == 0 && !p.emptied {
+		p.emptied = true
+		return p.onEmpty != nil
+	}
+	return false
 }
 
 // epoch anchors monotime.
@@ -195,7 +210,11 @@ func (p *pool) createInstance(ctx context.Context, inCall bool) (*instance, erro
 	if err != nil {
 		p.live--
 		p.handOnSlotLocked()
+		empty := p.emptyLocked()
 		p.mu.Unlock()
+		if empty {
+			p.onEmpty()
+		}
 		return nil, err
 	}
 	p.stats.Created++
@@ -225,8 +244,12 @@ func (p *pool) release(inst *instance, healthy bool) {
 		p.live--
 		p.stats.Discarded++
 		p.handOnSlotLocked()
+		empty := p.emptyLocked()
 		p.mu.Unlock()
 		inst.close()
+		if empty {
+			p.onEmpty()
+		}
 		return
 	}
 	if len(p.waiters) > 0 {
@@ -264,7 +287,11 @@ func (p *pool) prewarm(ctx context.Context, n int) (int, error) {
 		if err != nil {
 			p.live--
 			p.handOnSlotLocked()
+			empty := p.emptyLocked()
 			p.mu.Unlock()
+			if empty {
+				p.onEmpty()
+			}
 			return added, err
 		}
 		p.stats.Created++
@@ -273,8 +300,12 @@ func (p *pool) prewarm(ctx context.Context, n int) (int, error) {
 		if p.closed {
 			p.live--
 			p.stats.Discarded++
+			empty := p.emptyLocked()
 			p.mu.Unlock()
 			inst.close()
+			if empty {
+				p.onEmpty()
+			}
 			break
 		}
 		if len(p.waiters) > 0 {
@@ -340,7 +371,7 @@ func (p *pool) closeOldestLocked(n int, scaling bool) int {
 }
 
 // close discards idle instances and refuses new calls; busy instances are
-// discarded when released.
+// discarded when released, and onEmpty runs after the last.
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
@@ -352,6 +383,12 @@ func (p *pool) close() {
 	}
 	p.mu.Lock()
 	p.closeOldestLocked(len(p.idle), false)
+	p.mu.Lock()
+	empty := p.emptyLocked()
+	p.mu.Unlock()
+	if empty {
+		p.onEmpty()
+	}
 }
 
 func (p *pool) snapshot() PoolStats {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/baton-run/baton/event"
+	"github.com/baton-run/baton/internal/testutil"
 	"github.com/baton-run/baton/runtime"
 )
 
@@ -185,5 +186,37 @@ func TestPrewarmCanceled(t *testing.T) {
 	}
 	if resp, err := invoke(t, f, ""); err != nil || string(resp.Body) != "1" {
 		t.Fatalf("call after a failed prewarm = %q, %v", resp.Body, err)
+	}
+}
+
+// Closing a function under a running call lets the call finish (the
+// runtime goes with the last instance), and refuses calls after.
+func TestCloseWaitsForBusyInstances(t *testing.T) {
+	e := newEngine(t, nil)
+	f := load(t, e, "testdata/sleepy", runtime.Limits{MaxInstances: 2, Timeout: 10 * time.Second})
+	type result struct {
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := invoke(t, f, "still here")
+		done <- result{string(resp.Body), err}
+	}()
+	testutil.Eventually(t, 10*time.Second, "the call to start", func() bool { return f.Stats().Busy == 1 })
+	if err := f.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := invoke(t, f, "late"); event.CodeOf(err) != event.CodeUnavailable {
+		t.Fatalf("a call after Close: %v, want unavailable", err)
+	}
+	r := <-done
+	if r.err != nil || r.body != "still here" {
+		t.Fatalf("the call running at Close: %q, %v", r.body, r.err)
+	}
+	select {
+	case <-f.Unloaded():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the function was not unloaded after its last call")
 	}
 }

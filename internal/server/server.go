@@ -320,7 +320,20 @@ func (s *Server) Close() error {
 	for _, f := range loaded {
 		_ = f.Close(context.Background())
 	}
-	if s.engine != nil {
+	// The engine's compilation cache goes last: wait for the functions'
+	// runtimes (a call still running holds its function's), within the
+	// shutdown timeout.
+	unloadCtx, cancelUnload := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	unloaded := true
+	for _, f := range loaded {
+		select {
+		case <-f.Unloaded():
+		case <-unloadCtx.Done():
+			unloaded = false
+		}
+	}
+	cancelUnload()
+	if s.engine != nil && unloaded {
 		errs = append(errs, s.engine.Close(context.Background()))
 	}
 	if s.nc != nil {
