@@ -14,8 +14,11 @@ type Chain struct {
 	Version    int             `json:"version"`
 	Definition json.RawMessage `json:"definition"`
 	SHA256     string          `json:"sha256"`
-	Created    time.Time       `json:"created"`
-	Updated    time.Time       `json:"updated"`
+	// Auth is "none" (anyone may start it at POST /chains/NAME) or
+	// "token" (the admin token is needed).
+	Auth    string    `json:"auth,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 	// Changed is set by DeployChain: false when the definition was
 	// already the current one.
 	Changed bool `json:"changed,omitempty"`
@@ -59,8 +62,24 @@ type HistoryEvent struct {
 // definition is an *APIError with code bad_request whose message lists
 // every problem with its path.
 func (c *Client) DeployChain(ctx context.Context, name string, definition []byte) (*Chain, error) {
+	return c.DeployChainWith(ctx, name, definition, ChainOptions{})
+}
+
+// ChainOptions are a chain's settings beside its definition.
+type ChainOptions struct {
+	// Auth is "none" (the default) or "token".
+	Auth string
+}
+
+// DeployChainWith is DeployChain with the chain's settings; a deploy that
+// changes only them updates the chain without a new version.
+func (c *Client) DeployChainWith(ctx context.Context, name string, definition []byte, opts ChainOptions) (*Chain, error) {
 	var out Chain
-	_, err := c.call(ctx, request{method: http.MethodPut, path: "/api/v1/chains/" + url.PathEscape(name), body: definition,
+	var q url.Values
+	if opts.Auth != "" {
+		q = url.Values{"auth": {opts.Auth}}
+	}
+	_, err := c.call(ctx, request{method: http.MethodPut, path: "/api/v1/chains/" + url.PathEscape(name), query: q, body: definition,
 		contentType: "application/yaml", auth: true, timeout: DefaultTimeout}, &out)
 	if err != nil {
 		return nil, err

@@ -40,6 +40,9 @@ func (e *env) chainDeployCommand() *cli.Command {
 		Name:      "deploy",
 		Usage:     "validate and deploy a chain definition (JSON or YAML)",
 		ArgsUsage: "NAME FILE",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "auth", Usage: "who may start it at POST /chains/NAME: none (anyone) or token (the admin token)", Value: "none"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return usagef(c, "chain deploy needs NAME and FILE")
@@ -54,7 +57,10 @@ func (e *env) chainDeployCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ch, err := cl.DeployChain(c.Context, c.Args().First(), def)
+			if a := c.String("auth"); a != "none" && a != "token" {
+				return usagef(c, "--auth %q is neither none nor token", a)
+			}
+			ch, err := cl.DeployChainWith(c.Context, c.Args().First(), def, client.ChainOptions{Auth: c.String("auth")})
 			if err != nil {
 				return err
 			}

@@ -29,9 +29,33 @@ type Chain struct {
 	// Definition is the ASL document, as JSON (YAML is converted).
 	Definition json.RawMessage `json:"definition"`
 	// SHA256 is the hash of Definition.
-	SHA256  string    `json:"sha256"`
+	SHA256 string `json:"sha256"`
+	// Auth is who may start executions at the public POST /chains/NAME
+	// (and custom routes to the chain): "none" (anyone) or "token" (the
+	// admin token). Empty (a record older than the setting) is "none".
+	Auth    string    `json:"auth,omitempty"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
+}
+
+// AuthMode is c.Auth, "none" when empty.
+func (c *Chain) AuthMode() string {
+	if c.Auth == "" {
+		return AuthNone
+	}
+	return c.Auth
+}
+
+// Auth modes of a chain's public start.
+const (
+	AuthNone  = "none"
+	AuthToken = "token"
+)
+
+// DeployOptions are the settings of a chain beside its definition.
+type DeployOptions struct {
+	// Auth is AuthNone (or empty) or AuthToken.
+	Auth string
 }
 
 // ErrChainNotFound is returned for an unknown chain.
@@ -69,6 +93,20 @@ func normalize(def []byte) (json.RawMessage, error) {
 // version (changed is false). An invalid definition is an
 // *asl.ValidationError listing every problem with its path.
 func (e *Engine) Deploy(ctx context.Context, name string, def []byte) (c *Chain, changed bool, err error) {
+	return e.DeployWith(ctx, name, def, DeployOptions{})
+}
+
+// DeployWith is Deploy with the chain's settings: a deploy that changes
+// only them updates the chain without a new version.
+func (e *Engine) DeployWith(ctx context.Context, name string, def []byte, opts DeployOptions) (c *Chain, changed bool, err error) {
+	auth := opts.Auth
+	switch auth {
+	case "", AuthNone:
+		auth = AuthNone
+	case AuthToken:
+	default:
+		return nil, false, event.Errorf(event.CodeBadRequest, "auth: %q is neither %q nor %q", opts.Auth, AuthNone, AuthToken)
+	}
 	if !registry.ValidName(name) {
 		return nil, false, event.Errorf(event.CodeBadRequest, "chain name %q must be 1-63 lower-case letters, digits or '-', starting with a letter or digit", name)
 	}
@@ -90,13 +128,15 @@ func (e *Engine) Deploy(ctx context.Context, name string, def []byte) (c *Chain,
 			next = Chain{Name: name, Version: 1, Created: now}
 		case err != nil:
 			return nil, false, err
-		case cur.SHA256 == hash:
+		case cur.SHA256 == hash && cur.AuthMode() == auth:
 			return cur, false, nil
+		case cur.SHA256 == hash:
+			next = *cur // only the settings change
 		default:
 			next = *cur
 			next.Version++
 		}
-		next.Definition, next.SHA256, next.Updated = norm, hash, now
+		next.Definition, next.SHA256, next.Auth, next.Updated = norm, hash, auth, now
 		data, _ := json.Marshal(&next)
 		if _, err := e.chains.Put(ctx, versionKey(name, next.Version), data); err != nil {
 			return nil, false, unavailable("storing chain", err)

@@ -27,7 +27,7 @@ type API interface {
 	PutTrigger(ctx context.Context, spec client.TriggerSpec) (*client.Trigger, error)
 	DeleteTrigger(ctx context.Context, id string) error
 	Chains(ctx context.Context) ([]client.Chain, error)
-	DeployChain(ctx context.Context, name string, definition []byte) (*client.Chain, error)
+	DeployChainWith(ctx context.Context, name string, definition []byte, opts client.ChainOptions) (*client.Chain, error)
 	DeleteChain(ctx context.Context, name string) error
 }
 
@@ -124,7 +124,7 @@ func Apply(ctx context.Context, api API, m *Manifest, opts Options) ([]Result, e
 		if err != nil {
 			return out, fmt.Errorf("chain %s: %w", c.Name, err)
 		}
-		res, err := api.DeployChain(ctx, c.Name, def)
+		res, err := api.DeployChainWith(ctx, c.Name, def, client.ChainOptions{Auth: c.Auth})
 		if err != nil {
 			return out, fmt.Errorf("deploying chain %s: %w", c.Name, err)
 		}

@@ -68,7 +68,9 @@ type Trigger struct {
 // Chain is one `chains:` entry with its definition (read from `file` or
 // given inline as `definition`).
 type Chain struct {
-	Name       string `json:"name"`
+	Name string `json:"name"`
+	// Auth is who may start it at POST /chains/NAME: "none" or "token".
+	Auth       string `json:"auth,omitempty"`
 	File       string `json:"file,omitempty"`
 	Definition []byte `json:"-"`
 	Line       int    `json:"-"`
@@ -453,6 +455,11 @@ func (p *parser) chains(m *Manifest, n *yaml.Node) error {
 				if seen[v.Value] {
 					return p.errf(k, at+".name", "chain %q is declared twice", v.Value)
 				}
+			case "auth":
+				if v.Kind != yaml.ScalarNode || (v.Value != "none" && v.Value != "token") {
+					return p.errf(k, at+".auth", "%q is neither none nor token", v.Value)
+				}
+				c.Auth = v.Value
 			case "file":
 				if v.Kind != yaml.ScalarNode || v.Value == "" {
 					return p.errf(k, at+".file", "want a path")
@@ -471,7 +478,7 @@ func (p *parser) chains(m *Manifest, n *yaml.Node) error {
 					return p.errf(k, at+".definition", "%v", err)
 				}
 			default:
-				return p.errf(k, at+"."+k.Value, "unknown field (want name, file, definition)")
+				return p.errf(k, at+"."+k.Value, "unknown field (want name, auth, file, definition)")
 			}
 		}
 		switch {

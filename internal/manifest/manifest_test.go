@@ -36,6 +36,7 @@ func TestParseErrors(t *testing.T) {
 		{"trigger dup", "triggers:\n  - {name: t, kind: nats, subject: a, function: a}\n  - {name: t, kind: nats, subject: b, function: a}\n", "baton.yaml:3: triggers[1].name: trigger \"t\" is declared twice"},
 		{"chain unknown field", "chains:\n  - name: c\n    defn: {}\n", "baton.yaml:3: chains[0].defn: unknown field"},
 		{"chain no definition", "chains:\n  - name: c\n", "baton.yaml:2: chains[0]: set file"},
+		{"chain bad auth", "chains:\n  - name: c\n    auth: yes\n    definition: {StartAt: P, States: {P: {Type: Pass, End: true}}}\n", "baton.yaml:3: chains[0].auth: \"yes\" is neither none nor token"},
 		{"chain missing file", "chains:\n  - name: c\n    file: nope.json\n", "baton.yaml:3: chains[0].file: "},
 	}
 	for _, tt := range tests {
@@ -88,6 +89,7 @@ chains:
   - name: flow
     file: flow.yaml
   - name: inline
+    auth: token
     definition:
       StartAt: A
       States: {A: {Type: Pass, End: true}}
@@ -118,7 +120,8 @@ chains:
 	if s := m.Triggers[3].Spec; s.Stream != "ORDERS" || s.MaxDeliver != 3 || s.AckWait != "2m" {
 		t.Errorf("stream: %+v", s)
 	}
-	if len(m.Chains) != 2 || !strings.Contains(string(m.Chains[0].Definition), "StartAt") || !strings.Contains(string(m.Chains[1].Definition), `"StartAt":"A"`) {
+	if len(m.Chains) != 2 || !strings.Contains(string(m.Chains[0].Definition), "StartAt") || !strings.Contains(string(m.Chains[1].Definition), `"StartAt":"A"`) ||
+		m.Chains[0].Auth != "" || m.Chains[1].Auth != "token" {
 		t.Errorf("chains: %+v", m.Chains)
 	}
 }

@@ -177,22 +177,27 @@ func (s *Server) handleDeployChain(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	def := body
+	auth := r.URL.Query().Get("auth")
 	if name == "" {
 		var req struct {
 			Name       string          `json:"name"`
 			Definition json.RawMessage `json:"definition"`
+			Auth       string          `json:"auth"`
 		}
 		if err := json.Unmarshal(body, &req); err != nil {
 			chainError(w, badRequest("body: want {\"name\": …, \"definition\": …}: %v", jsonError(err)))
 			return
 		}
 		name, def = req.Name, req.Definition
+		if req.Auth != "" {
+			auth = req.Auth
+		}
 		var text string
 		if json.Unmarshal(req.Definition, &text) == nil {
 			def = []byte(text) // YAML (or JSON) as a string
 		}
 	}
-	c, changed, err := s.chains.Deploy(r.Context(), name, def)
+	c, changed, err := s.chains.DeployWith(r.Context(), name, def, chain.DeployOptions{Auth: auth})
 	if err != nil {
 		chainError(w, err)
 		return
@@ -305,6 +310,13 @@ func (s *Server) handleStartExecution(w http.ResponseWriter, r *http.Request) {
 		chainError(w, err)
 		return
 	}
+	if err := s.authorizeChain(r, r.PathValue("name")); err != nil {
+		if event.CodeOf(err) == event.CodeUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="baton"`)
+		}
+		chainError(w, err)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxChainBody))
 	if err != nil {
 		chainError(w, event.Errorf(event.CodeInputTooLarge, "input: %v", err))
@@ -327,6 +339,26 @@ func (s *Server) handleStartExecution(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusAccepted, viewExecution(x))
+}
+
+// authorizeChain lets a request start chain name when the chain asks for
+// no token or the request has it (an unknown chain is left for Start to
+// report).
+func (s *Server) authorizeChain(r *http.Request, name string) error {
+	if s.authorized(r) {
+		return nil
+	}
+	c, err := s.chains.Chain(r.Context(), name)
+	if event.CodeOf(err) == event.CodeNotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c.AuthMode() == chain.AuthToken && !s.authorized(r) {
+		return errUnauthorized
+	}
+	return nil
 }
 
 func (s *Server) handleExecution(w http.ResponseWriter, r *http.Request) {

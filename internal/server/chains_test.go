@@ -430,3 +430,47 @@ States:
 		t.Fatalf("unknown execution: %d, want 404", code)
 	}
 }
+
+// A chain deployed with auth token needs the admin token at its public
+// start and through custom routes; a redeploy that changes only auth
+// keeps the version.
+func TestChainAuthToken(t *testing.T) {
+	n := start(t, "")
+	def := "StartAt: P\nStates:\n  P: {Type: Pass, End: true}\n"
+	code, body := n.admin("PUT", "/api/v1/chains/secret?auth=token", strings.NewReader(def), "application/yaml")
+	var c struct {
+		Version int
+		Auth    string
+		Changed bool
+	}
+	if err := json.Unmarshal(body, &c); code != 201 || err != nil || c.Auth != "token" || c.Version != 1 {
+		t.Fatalf("deploy with auth token: %d %s", code, body)
+	}
+	status, hdr, body := n.do("POST", "/chains/secret", strings.NewReader(`{}`), nil)
+	if status != 401 || errCode(t, body) != "unauthorized" || hdr.Get("WWW-Authenticate") == "" {
+		t.Fatalf("public start without token: %d %s", status, body)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + n.srv.Token()}
+	if status, _, body := n.do("POST", "/chains/secret", strings.NewReader(`{}`), auth); status != 202 {
+		t.Fatalf("public start with token: %d %s", status, body)
+	}
+	n.addTrigger(`{"kind":"http","method":"POST","path":"/run-secret","function":"chain:secret"}`)
+	if status, _, body := n.do("POST", "/run-secret", strings.NewReader(`{}`), nil); status != 401 {
+		t.Fatalf("route to the chain without token: %d %s", status, body)
+	}
+	if status, _, body := n.do("POST", "/run-secret", strings.NewReader(`{"a":1}`), auth); status != 200 || string(body) != `{"a":1}` {
+		t.Fatalf("route to the chain with token: %d %s", status, body)
+	}
+
+	// The same definition, auth none: changed, same version, public.
+	code, body = n.admin("PUT", "/api/v1/chains/secret", strings.NewReader(def), "application/yaml")
+	if err := json.Unmarshal(body, &c); code != 201 || err != nil || c.Auth != "none" || c.Version != 1 || !c.Changed {
+		t.Fatalf("redeploy with auth none: %d %s", code, body)
+	}
+	if status, _, body := n.do("POST", "/chains/secret", strings.NewReader(`{}`), nil); status != 202 {
+		t.Fatalf("public start after auth none: %d %s", status, body)
+	}
+	if code, body := n.admin("PUT", "/api/v1/chains/secret?auth=maybe", strings.NewReader(def), "application/yaml"); code != 400 || !strings.Contains(string(body), "auth") {
+		t.Fatalf("auth maybe: %d %s", code, body)
+	}
+}

@@ -131,11 +131,19 @@ func (s *Server) triggerInvoke(ctx context.Context, target string, ev *event.Eve
 }
 
 // authorizeRoute lets a custom route's request through to target when
-// the function's current spec asks for no token or the request has it.
+// the function's current spec (or the chain) asks for no token or the
+// request has it.
 // A target that does not resolve is left for the invocation to report.
 func (s *Server) authorizeRoute(r *http.Request, target string) error {
-	if _, _, isChain, err := triggers.ParseTarget(target); err != nil || isChain {
+	name, _, isChain, err := triggers.ParseTarget(target)
+	if err != nil {
 		return nil
+	}
+	if isChain {
+		if s.chains == nil {
+			return nil
+		}
+		return s.authorizeChain(r, name)
 	}
 	_, v, err := s.lookup(target)
 	if err != nil {
