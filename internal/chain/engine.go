@@ -45,7 +45,7 @@ const (
 	// execution (or a branch) was stopped: the node running its task
 	// cancels it.
 	AbortedPrefix = "baton.chain.aborted."
-	Consumer    = "baton-chain-workers"
+	Consumer      = "baton-chain-workers"
 )
 
 // Defaults of Options.
