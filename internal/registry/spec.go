@@ -9,7 +9,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/baton-run/baton/runtime"
@@ -154,24 +156,30 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
 
-// UnmarshalJSON reads "5s", "1m30s" or a number of seconds.
+// UnmarshalJSON reads "5s", "1m30s" or a number of seconds. Its errors
+// are *json.UnmarshalTypeError, so that encoding/json names the field.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		var secs float64
 		if err2 := json.Unmarshal(b, &secs); err2 != nil {
-			return fmt.Errorf("duration must be a string such as \"5s\"")
+			return &json.UnmarshalTypeError{Value: string(b), Type: durationType}
 		}
 		*d = Duration(secs * float64(time.Second))
 		return nil
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q: use a number with a unit, such as \"5s\" or \"250ms\"", s)
+		return &json.UnmarshalTypeError{Value: strconv.Quote(s), Type: durationType}
 	}
 	*d = Duration(v)
 	return nil
 }
+
+var durationType = reflect.TypeFor[Duration]()
+
+// IsDuration reports whether t is Duration (for naming it in errors).
+func IsDuration(t reflect.Type) bool { return t == durationType }
 
 // String formats d like time.Duration.
 func (d Duration) String() string { return time.Duration(d).String() }

@@ -353,6 +353,9 @@ func readDeploy(r *http.Request) (registry.Spec, []byte, error) {
 func jsonError(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
+		if registry.IsDuration(te.Type) {
+			return fmt.Sprintf("%s: %s is not a duration (write a number with a unit, such as \"5s\" or \"250ms\")", te.Field, te.Value)
+		}
 		return fmt.Sprintf("field %q: expected %s, got %s", te.Field, te.Type, te.Value)
 	}
 	if strings.HasPrefix(err.Error(), "json: unknown field") {

@@ -140,7 +140,8 @@ func TestDeployInvokeAndErrors(t *testing.T) {
 		{"bad import", `{"name":"bad"}`, testutil.Module(t, "testdata/badimport"), 400, "invalid_module", `"env"."foo"`},
 		{"bad name", `{"name":"Bad Name"}`, hello, 400, "bad_request", "name"},
 		{"bad memory", `{"name":"x","memory":99999}`, hello, 400, "bad_request", "memory"},
-		{"bad timeout", `{"name":"x","timeout":"soon"}`, hello, 400, "bad_request", "soon"},
+		{"bad timeout", `{"name":"x","timeout":"soon"}`, hello, 400, "bad_request", `timeout: "soon" is not a duration`},
+		{"timeout not a string", `{"name":"x","queueTimeout":true}`, hello, 400, "bad_request", "queueTimeout: true is not a duration"},
 		{"unknown field", `{"name":"x","memroy":64}`, hello, 400, "bad_request", "memroy"},
 	}
 	for _, tt := range deployErrors {
