@@ -139,10 +139,21 @@ func (s Spec) Limits() runtime.Limits {
 	return l.WithDefaults()
 }
 
-// Hash is a stable digest of the spec with defaults applied: two specs
-// that behave the same hash the same.
+// Hash is a stable digest of what the spec sets apart from the defaults:
+// two specs that behave the same hash the same (a field written at its
+// default value or left out), and a field added to Spec later does not
+// change the hash of a spec that leaves it at its default (so the first
+// identical redeploy after an upgrade is no new version).
 func (s Spec) Hash() string {
-	b, _ := json.Marshal(s.WithDefaults()) // map keys are sorted by encoding/json
+	n := s.WithDefaults()
+	d := Spec{Name: n.Name}.WithDefaults()
+	nv, dv := reflect.ValueOf(&n).Elem(), reflect.ValueOf(d)
+	for i := range nv.NumField() {
+		if reflect.DeepEqual(nv.Field(i).Interface(), dv.Field(i).Interface()) && nv.Type().Field(i).Name != "Name" {
+			nv.Field(i).SetZero() // omitempty leaves it out
+		}
+	}
+	b, _ := json.Marshal(n) // map keys are sorted by encoding/json
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
