@@ -47,3 +47,52 @@ func TestBackoffGrowsAndStaysInBounds(t *testing.T) {
 		prevMax = hi
 	}
 }
+
+func TestDecideBusy(t *testing.T) {
+	const almost = 0.999999999
+	tests := []struct {
+		name    string
+		streak  int
+		waited  time.Duration
+		maxWait time.Duration
+		jitter  float64
+		want    BusyDecision
+	}{
+		{"first busy waits at least the minimum", 0, 0, time.Hour, 0, BusyDecision{Wait: true, Delay: 200 * time.Millisecond}},
+		{"first busy, full jitter", 0, 0, time.Hour, almost, BusyDecision{Wait: true, Delay: 400*time.Millisecond - 1}},
+		{"second busy, window doubles", 1, 300 * time.Millisecond, time.Hour, 0.5, BusyDecision{Wait: true, Delay: 500 * time.Millisecond}},
+		{"third busy, capped window", 2, time.Second, time.Hour, almost, BusyDecision{Wait: true, Delay: time.Second - 1}},
+		{"long streak stays within the cap", 5000, 59 * time.Minute, time.Hour, almost, BusyDecision{Wait: true, Delay: time.Second - 1}},
+		{"long streak, no jitter", 5000, 59 * time.Minute, time.Hour, 0, BusyDecision{Wait: true, Delay: 200 * time.Millisecond}},
+		{"busy for the whole bound counts as an attempt", 4000, time.Hour, time.Hour, 0.5, BusyDecision{}},
+		{"busy past the bound counts as an attempt", 10, 2 * time.Hour, time.Hour, 0, BusyDecision{}},
+		{"a first busy answer always waits", 0, 0, 0, 0, BusyDecision{Wait: true, Delay: 200 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := DecideBusy(tt.streak, tt.waited, tt.maxWait, tt.jitter); got != tt.want {
+				t.Fatalf("DecideBusy(%d, %s, %s, %v) = %+v, want %+v", tt.streak, tt.waited, tt.maxWait, tt.jitter, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAttemptNumber(t *testing.T) {
+	tests := []struct {
+		name                  string
+		delivered, busy, want int
+	}{
+		{"first delivery", 1, 0, 1},
+		{"third delivery, no busy", 3, 0, 3},
+		{"after two busy answers", 3, 2, 1},
+		{"busy answers between attempts", 7, 4, 3},
+		{"never below one", 2, 5, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := AttemptNumber(tt.delivered, tt.busy); got != tt.want {
+				t.Fatalf("AttemptNumber(%d, %d) = %d, want %d", tt.delivered, tt.busy, got, tt.want)
+			}
+		})
+	}
+}

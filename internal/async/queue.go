@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,10 @@ type Options struct {
 	// ShutdownGrace bounds how long Run waits for running invocations
 	// after its context ends before cancelling them (default 10s).
 	ShutdownGrace time.Duration
+	// MaxBusyWait bounds how long an invocation waits for its busy
+	// function between two attempts; past it a busy answer is a failed
+	// attempt (default DefaultMaxBusyWait, see DecideBusy).
+	MaxBusyWait time.Duration
 	// Invoke runs an attempt; Policy gives a function's policy.
 	Invoke InvokeFunc
 	Policy PolicyFunc
@@ -84,6 +89,9 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Queue, er
 	}
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 10 * time.Second
+	}
+	if opts.MaxBusyWait <= 0 {
+		opts.MaxBusyWait = DefaultMaxBusyWait
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -318,7 +326,12 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Ack() // a redelivery of a finished invocation
 		return
 	}
-	n := int(meta.NumDelivered) // attempt number within this run
+	busy := 0
+	if err == nil {
+		busy = rec.BusyDeliveries
+	}
+	// The attempt number within this run: busy answers are not attempts.
+	n := AttemptNumber(int(meta.NumDelivered), busy)
 	attempt := job.AttemptOffset + n
 	pol := q.opts.Policy(job.Function)
 	log := q.log.With("function", job.Function, "invocation_id", job.ID, "attempt", attempt)
@@ -329,10 +342,11 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	started := time.Now()
-	if _, err := q.update(ctx, &job, func(r *Record) {
+	cur, err := q.update(ctx, &job, func(r *Record) {
 		r.Status, r.NextAttempt = StatusRunning, time.Time{}
 		r.Attempts = append(r.Attempts, Attempt{Attempt: attempt, Node: q.opts.Node, Started: started})
-	}); err != nil {
+	})
+	if err != nil {
 		log.Warn("async: recording the attempt", "err", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
@@ -346,8 +360,12 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg) {
 		for i := range r.Attempts {
 			if a := &r.Attempts[i]; a.Attempt == attempt && a.Ended.IsZero() {
 				a.Ended, a.Code, a.Message = ended, code, message
+				if res != nil && res.Node != "" {
+					a.Node = res.Node
+				}
 			}
 		}
+		r.BusyStreak, r.BusySince = 0, time.Time{}
 	}
 	if err == nil {
 		rec, uerr := q.update(ctx, &job, func(r *Record) {
@@ -380,6 +398,33 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg) {
 		})
 		_ = msg.Nak()
 		return
+	}
+	if code == event.CodeBusy {
+		var waited time.Duration
+		if !cur.BusySince.IsZero() {
+			waited = ended.Sub(cur.BusySince)
+		}
+		if b := DecideBusy(cur.BusyStreak, waited, q.opts.MaxBusyWait, rand.Float64()); b.Wait {
+			// Not an attempt: take back the one recorded, queue it again.
+			next := ended.Add(b.Delay)
+			if _, err := q.update(ctx, &job, func(r *Record) {
+				r.Attempts = slices.DeleteFunc(r.Attempts, func(a Attempt) bool {
+					return a.Attempt == attempt && a.Ended.IsZero() && a.Node == q.opts.Node
+				})
+				r.Status, r.NextAttempt = StatusQueued, next
+				r.BusyDeliveries++
+				r.BusyStreak++
+				if r.BusySince.IsZero() {
+					r.BusySince = ended
+				}
+			}); err != nil {
+				log.Warn("async: recording a busy answer", "err", err)
+			}
+			log.Debug("async: function busy, waiting", "delay", b.Delay, "streak", cur.BusyStreak+1)
+			_ = msg.NakWithDelay(b.Delay)
+			return
+		}
+		message = fmt.Sprintf("%s (busy %d times in a row over %s)", message, cur.BusyStreak+1, waited.Round(time.Millisecond))
 	}
 	d := Decide(n, code, pol, rand.Float64())
 	if !d.Retry {
@@ -543,6 +588,8 @@ func (q *Queue) redrive(ctx context.Context, seq uint64, dl DeadLetter) (*Record
 	job.Redrives++
 	rec, err := q.update(ctx, &job, func(r *Record) {
 		r.Status, r.Finished, r.Redrives = StatusQueued, time.Time{}, job.Redrives
+		// A new run: its deliveries count from 1 again.
+		r.BusyDeliveries, r.BusyStreak, r.BusySince = 0, 0, time.Time{}
 		if len(r.Attempts) == 0 {
 			r.Attempts = dl.Attempts
 		}

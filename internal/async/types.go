@@ -5,7 +5,8 @@
 // status and result in a KV bucket for a configurable time.
 //
 // See README.md for the pipeline and its vocabulary. The retry decision is
-// the pure function [Decide]; [Queue] applies it to NATS.
+// the pure function [Decide], the decision on a busy function
+// [DecideBusy]; [Queue] applies them to NATS.
 package async
 
 import (
@@ -53,7 +54,8 @@ type Status string
 
 // The statuses of an invocation.
 const (
-	// StatusQueued: accepted, waiting for a worker.
+	// StatusQueued: accepted, waiting for a worker (or, with NextAttempt
+	// set, for a free instance of a busy function).
 	StatusQueued Status = "queued"
 	// StatusRunning: an attempt is running.
 	StatusRunning Status = "running"
@@ -118,7 +120,8 @@ func (j *Job) ToEvent(attempt int) event.Event {
 type Attempt struct {
 	// Attempt is the 1-based attempt number (what the guest sees).
 	Attempt int `json:"attempt"`
-	// Node is the node that ran it.
+	// Node is the node that ran it: the worker's, or the peer the worker's
+	// busy node handed a call to that succeeded there.
 	Node string `json:"node"`
 	// Started and Ended bound the run; Ended is zero while it runs (or
 	// when the node running it died).
@@ -139,6 +142,10 @@ type Result struct {
 	BodyEncoding string `json:"body_encoding,omitempty"`
 	// Truncated says the body was longer than 512 KiB and was cut.
 	Truncated bool `json:"truncated,omitempty"`
+	// Node is the node that ran the attempt when it was not the worker's
+	// own (the worker's node was busy and a peer took the call); it is
+	// kept in the attempt, not in the result.
+	Node string `json:"-"`
 }
 
 // NewResult converts a response into a Result.
@@ -198,6 +205,16 @@ type Record struct {
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	// Redrives counts the redrives from the dead-letter stream.
 	Redrives int `json:"redrives,omitempty"`
+	// BusyDeliveries counts the deliveries of the current run (since the
+	// last redrive) that found the function busy: they are not attempts,
+	// and the attempt number leaves them out (RATIONALE.md "Why is busy not
+	// an attempt?").
+	BusyDeliveries int `json:"busy_deliveries,omitempty"`
+	// BusyStreak counts the busy answers in a row since the last attempt
+	// that ran, and BusySince is when the first of them came; both are
+	// zero when the last delivery was not busy.
+	BusyStreak int       `json:"busy_streak,omitempty"`
+	BusySince  time.Time `json:"busy_since,omitzero"`
 }
 
 // Failure is an error as kept in a record.

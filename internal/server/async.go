@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -125,7 +126,10 @@ func (s *Server) submitAsync(w http.ResponseWriter, r *http.Request, ref string,
 }
 
 // invokeAsync runs one attempt of an async invocation through the same
-// path as a synchronous call.
+// path as a synchronous call: when every local instance is busy, the least
+// loaded peer runs it (forwardEvent). Only when no peer takes it, or the
+// peer is busy too, is the answer busy, which the queue does not count as
+// an attempt.
 func (s *Server) invokeAsync(ctx context.Context, job *async.Job, attempt int) (*async.Result, error) {
 	fn, v, err := s.lookup(job.Function)
 	if err != nil {
@@ -139,6 +143,21 @@ func (s *Server) invokeAsync(ctx context.Context, job *async.Job, attempt int) (
 	resp := respPool.Get().(*event.Response)
 	defer respPool.Put(resp)
 	if err := f.Invoke(ctx, &ev, resp); err != nil {
+		// The workers start before the node joins its cluster: peers()
+		// is nil until then.
+		if errors.Is(err, event.ErrBusy) && s.peers() != nil {
+			fresp, sent, ferr := s.forwardEvent(ctx, fn.Name+":"+strconv.Itoa(v.Version), &ev, v.Spec.Limits())
+			if sent {
+				if ferr != nil {
+					return nil, ferr
+				}
+				res := async.NewResult(fresp)
+				if node := res.Header["X-Baton-Node"]; len(node) > 0 {
+					res.Node = node[0]
+				}
+				return res, nil
+			}
+		}
 		return nil, err
 	}
 	res := async.NewResult(resp)

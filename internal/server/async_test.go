@@ -346,3 +346,80 @@ func TestAsyncSurvivesRestart(t *testing.T) {
 		t.Fatalf("result after restart: %+v", rec)
 	}
 }
+
+// TestAsyncBusyIsNotAnAttempt: a burst of async invocations on a function
+// with one instance and no wait queue all run, one after the other, though
+// the function allows no retry: finding it busy is not an attempt.
+func TestAsyncBusyIsNotAnAttempt(t *testing.T) {
+	n := start(t, "")
+	n.mustDeploy(`{"name":"sleepy","maxInstances":1,"maxQueue":-1,"maxRetries":0}`, "testdata/sleepy")
+	var ids []string
+	for i := 0; i < 5; i++ {
+		ids = append(ids, n.submit("/fn/sleepy", fmt.Sprintf("job %d", i), nil))
+	}
+	busy := 0
+	for i, id := range ids {
+		rec := n.await(id, async.StatusSucceeded)
+		if rec.Result == nil || rec.Result.Body != fmt.Sprintf("job %d", i) {
+			t.Fatalf("%s: result %+v", id, rec.Result)
+		}
+		if len(rec.Attempts) != 1 || rec.Attempts[0].Attempt != 1 || rec.Attempts[0].Code != "" || rec.Attempts[0].Ended.IsZero() {
+			t.Fatalf("%s: attempts %+v, want exactly one, attempt 1, succeeded", id, rec.Attempts)
+		}
+		if rec.Error != nil || rec.BusyStreak != 0 || !rec.BusySince.IsZero() {
+			t.Fatalf("%s: record %+v, want no error and no busy streak left", id, rec)
+		}
+		busy += rec.BusyDeliveries
+	}
+	if busy == 0 {
+		t.Fatal("no invocation found sleepy busy: the test did not test anything")
+	}
+	t.Logf("%d busy deliveries", busy)
+	code, body := n.admin("GET", "/api/v1/dlq", nil, "")
+	if code != 200 || strings.Contains(string(body), `"id"`) {
+		t.Fatalf("dead letters: %d %s, want none", code, body)
+	}
+}
+
+// TestAsyncBusyOverflowsToPeer: an async invocation whose function is
+// busy on the node of the worker that took it runs on a peer, as a
+// synchronous call would, and that is its one attempt.
+func TestAsyncBusyOverflowsToPeer(t *testing.T) {
+	ns, _ := testutil.NATS(t, "")
+	a := startOn(t, ns.ClientURL())
+	// b runs no async workers: every invocation is taken by a's workers.
+	b := startCfg(t, server.Config{NATSURL: ns.ClientURL(), AsyncWorkers: -1, HeartbeatInterval: 100 * time.Millisecond})
+	testutil.Eventually(t, 5*time.Second, "both nodes to list each other", func() bool {
+		return len(nodeIDs(t, a)) == 2 && len(nodeIDs(t, b)) == 2
+	})
+	a.mustDeploy(`{"name":"sleepy","maxInstances":1,"maxQueue":-1,"maxRetries":0}`, "testdata/sleepy")
+	testutil.Eventually(t, 5*time.Second, "sleepy to be known on b", func() bool {
+		code, _ := b.admin("GET", "/api/v1/functions/sleepy", nil, "")
+		return code == 200
+	})
+	var ids []string
+	for i := 0; i < 3; i++ {
+		ids = append(ids, a.submit("/fn/sleepy", fmt.Sprintf("job %d", i), nil))
+	}
+	onB := 0
+	for i, id := range ids {
+		rec := a.await(id, async.StatusSucceeded)
+		if rec.Result == nil || rec.Result.Body != fmt.Sprintf("job %d", i) {
+			t.Fatalf("%s: result %+v", id, rec.Result)
+		}
+		if len(rec.Attempts) != 1 || rec.Attempts[0].Attempt != 1 || rec.Attempts[0].Code != "" {
+			t.Fatalf("%s: attempts %+v, want exactly one, attempt 1, succeeded", id, rec.Attempts)
+		}
+		if node := rec.Attempts[0].Node; node == b.srv.NodeID() {
+			onB++
+			if got := rec.Result.Header["X-Baton-Node"]; len(got) != 1 || got[0] != node {
+				t.Fatalf("%s: X-Baton-Node %v, want %s", id, got, node)
+			}
+		} else if node != a.srv.NodeID() {
+			t.Fatalf("%s: attempt ran on %q, neither a nor b", id, node)
+		}
+	}
+	if onB == 0 {
+		t.Fatalf("no invocation ran on node b %s", b.srv.NodeID())
+	}
+}

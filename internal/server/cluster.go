@@ -66,7 +66,7 @@ func (s *Server) startCluster(ctx context.Context, js jetstream.JetStream) error
 		return fmt.Errorf("opening KV bucket %s: %w", nodesBucket, err)
 	}
 	c := &cluster{s: s, kv: kv, started: time.Now().UTC(), peers: map[string]NodeInfo{}}
-	s.cluster = c
+	s.cluster.Store(c)
 	sub, err := s.nc.Subscribe(invokeSubject(s.nodeID), c.serveOverflow)
 	if err != nil {
 		return fmt.Errorf("subscribing to %s: %w", invokeSubject(s.nodeID), err)
@@ -202,6 +202,10 @@ type overflowRequest struct {
 	Source  string `json:"source,omitempty"`
 	Type    string `json:"type,omitempty"`
 	Subject string `json:"subject,omitempty"`
+	// EventID, Time and Attempt are the event's own (async attempts).
+	EventID string    `json:"eventId,omitempty"`
+	Time    time.Time `json:"time,omitzero"`
+	Attempt int       `json:"attempt,omitempty"`
 }
 
 type overflowReply struct {
@@ -263,18 +267,18 @@ func (c *cluster) serveOverflow(msg *nats.Msg) {
 }
 
 func (s *Server) handleNodes(w http.ResponseWriter, _ *http.Request) {
-	if s.cluster == nil {
+	if s.peers() == nil {
 		writeError(w, event.Errorf(event.CodeUnavailable, "cluster membership is not running"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"nodes": s.cluster.nodes()})
+	writeJSON(w, http.StatusOK, map[string]any{"nodes": s.peers().nodes()})
 }
 
 // forward sends a call to a peer and writes its answer; false means there
 // was no peer, and the caller answers with its own error.
 func (s *Server) forward(w http.ResponseWriter, ctx context.Context, ref string, ev *event.Event, limits runtime.Limits) bool {
 	req := &overflowRequest{Ref: ref, Method: ev.Method, Path: ev.Path, Query: ev.Query, Header: ev.Header, Data: ev.Data, ID: ev.InvocationID}
-	rep, sent, err := s.cluster.overflow(ctx, req, limits.Timeout+limits.QueueTimeout+time.Second)
+	rep, sent, err := s.peers().overflow(ctx, req, limits.Timeout+limits.QueueTimeout+time.Second)
 	if !sent {
 		return false
 	}
@@ -325,6 +329,13 @@ func (s *Server) invokeLocal(ctx context.Context, req *overflowRequest) *overflo
 	if req.Source != "" {
 		ev.Source, ev.Type, ev.Subject = req.Source, req.Type, req.Subject
 	}
+	if req.EventID != "" {
+		ev.ID = req.EventID
+	}
+	if !req.Time.IsZero() {
+		ev.Time = req.Time
+	}
+	ev.Attempt = req.Attempt
 	var resp event.Response
 	if err := f.Invoke(ctx, &ev, &resp); err != nil {
 		return fail(err)
@@ -338,3 +349,6 @@ func (s *Server) invokeLocal(ctx context.Context, req *overflowRequest) *overflo
 
 // NodeID is this node's unique id.
 func (s *Server) NodeID() string { return s.nodeID }
+
+// peers is the node's cluster membership, nil until it has joined.
+func (s *Server) peers() *cluster { return s.cluster.Load() }

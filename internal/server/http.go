@@ -188,7 +188,7 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Baton-Invocation-Id", id)
 	h.Set("X-Baton-Version", strconv.Itoa(v.Version))
 	if err := f.Invoke(r.Context(), &ev, resp); err != nil {
-		if errors.Is(err, event.ErrBusy) && s.cluster != nil {
+		if errors.Is(err, event.ErrBusy) && s.peers() != nil {
 			// Every local instance is busy: let a peer serve it.
 			if s.forward(w, r.Context(), fn.Name+":"+strconv.Itoa(v.Version), &ev, v.Spec.Limits()) {
 				return

@@ -56,9 +56,11 @@ type Server struct {
 	ln      net.Listener
 	httpSrv *http.Server
 
-	cancel  context.CancelFunc
-	runCtx  context.Context // ends when Close starts
-	cluster *cluster
+	cancel context.CancelFunc
+	runCtx context.Context // ends when Close starts
+	// cluster is set once the node has joined (after its HTTP listener
+	// starts serving): read it with peers().
+	cluster atomic.Pointer[cluster]
 	scaler  atomic.Pointer[scaler] // set by Start; read by the registry watch
 	async   *async.Queue
 	chains  *chain.Engine

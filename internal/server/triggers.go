@@ -119,7 +119,7 @@ func (s *Server) triggerInvoke(ctx context.Context, target string, ev *event.Eve
 	resp := new(event.Response)
 	resp.Reset()
 	if err := f.Invoke(ctx, ev, resp); err != nil {
-		if errors.Is(err, event.ErrBusy) && s.cluster != nil {
+		if errors.Is(err, event.ErrBusy) && s.peers() != nil {
 			// Every local instance is busy: let a peer serve it.
 			if fresp, sent, ferr := s.forwardEvent(ctx, fn.Name+":"+strconv.Itoa(v.Version), ev, v.Spec.Limits()); sent {
 				return fresp, ferr
@@ -159,8 +159,9 @@ func (s *Server) authorizeRoute(r *http.Request, target string) error {
 // least loaded peer; sent is false when there is none.
 func (s *Server) forwardEvent(ctx context.Context, ref string, ev *event.Event, limits runtime.Limits) (*event.Response, bool, error) {
 	req := &overflowRequest{Ref: ref, Method: ev.Method, Path: ev.Path, Query: ev.Query, Header: ev.Header, Data: ev.Data,
-		ID: ev.InvocationID, Source: ev.Source, Type: ev.Type, Subject: ev.Subject}
-	rep, sent, err := s.cluster.overflow(ctx, req, limits.Timeout+limits.QueueTimeout+time.Second)
+		ID: ev.InvocationID, Source: ev.Source, Type: ev.Type, Subject: ev.Subject,
+		EventID: ev.ID, Time: ev.Time, Attempt: ev.Attempt}
+	rep, sent, err := s.peers().overflow(ctx, req, limits.Timeout+limits.QueueTimeout+time.Second)
 	if !sent || err != nil {
 		return nil, sent, err
 	}
