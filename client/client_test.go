@@ -1,12 +1,16 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,26 +18,16 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/baton-run/baton/client"
+	"github.com/baton-run/baton/internal/server"
+	"github.com/baton-run/baton/internal/testutil"
 )
-
-// wasm is the smallest valid module header; the fake server only checks
-// the magic number.
-var wasm = []byte("\x00asm\x01\x00\x00\x00")
-
-func newClient(t *testing.T, f *fakeServer, opts ...client.Option) *client.Client {
-	t.Helper()
-	c, err := client.New(f.url, f.token, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 func TestNew(t *testing.T) {
 	tests := []struct {
@@ -99,89 +93,88 @@ func TestSpecJSONFieldNames(t *testing.T) {
 }
 
 func TestDeployWireFormat(t *testing.T) {
-	f := newFakeServer(t)
-	c := newClient(t, f)
+	url, token := realNode(t)
+	rec := &recorder{}
+	c := newClient(t, url, token, client.WithHTTPClient(&http.Client{Transport: rec}))
 	ctx := context.Background()
+	mod := testutil.Module(t, "ping")
 
 	spec := client.Spec{Name: "hello", Env: map[string]string{"GREETING": "Hi"}}
-	res, err := c.Deploy(ctx, spec, strings.NewReader(string(wasm)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := client.DeployResult{Name: "hello", Version: 1, Changed: true, SHA256: res.SHA256, Size: int64(len(wasm)), Mode: "reactor"}
-	if *res != want || len(res.SHA256) != 64 {
+	res := mustDeploy(t, c, spec, mod)
+	sum := sha256.Sum256(mod)
+	want := client.DeployResult{Name: "hello", Version: 1, Changed: true, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(mod)), Mode: "reactor"}
+	if *res != want {
 		t.Errorf("Deploy = %+v, want %+v", *res, want)
 	}
 
-	// Inspect the request as the server saw it.
-	r := f.lastRequest()
-	if got := r.Header.Get("Authorization"); got != "Bearer s3cret" {
+	// On the wire: one multipart POST with the token, the spec part first
+	// (so that a server can check it before reading a large module) holding
+	// only the fields set, then the module as a file.
+	reqs := rec.take()
+	if len(reqs) != 1 || reqs[0].method != "POST" || reqs[0].path != "/api/v1/functions" {
+		t.Fatalf("requests = %+v, want one POST /api/v1/functions", reqs)
+	}
+	r := reqs[0]
+	if got := r.header.Get("Authorization"); got != "Bearer "+token {
 		t.Errorf("Authorization = %q", got)
 	}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, params, _ := mime.ParseMediaType(r.header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
-		t.Errorf("Content-Type = %q, want multipart/form-data", mt)
+		t.Fatalf("Content-Type = %q, want multipart/form-data", mt)
 	}
-	specPart := r.MultipartForm.Value["spec"]
-	if len(specPart) != 1 || specPart[0] != `{"name":"hello","env":{"GREETING":"Hi"}}` {
-		t.Errorf("spec part = %q", specPart)
-	}
-	files := r.MultipartForm.File["module"]
-	if len(files) != 1 || files[0].Size != int64(len(wasm)) || files[0].Filename != "hello.wasm" {
-		t.Fatalf("module part = %+v", files)
-	}
-
-	// Same bytes and spec: unchanged.
-	res, err = c.Deploy(ctx, spec, strings.NewReader(string(wasm)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Changed || res.Version != 1 {
-		t.Errorf("redeploy of the same module = %+v, want unchanged version 1", *res)
-	}
-	// New bytes: version 2.
-	res, err = c.Deploy(ctx, spec, strings.NewReader(string(wasm)+"\x00"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.Changed || res.Version != 2 {
-		t.Errorf("deploy of new bytes = %+v, want changed version 2", *res)
-	}
-}
-
-func TestDeployPartsOrder(t *testing.T) {
-	// The spec part comes first so that a server can validate it before
-	// reading a large module.
+	mr := multipart.NewReader(bytes.NewReader(r.body), params["boundary"])
 	var names []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mr, err := r.MultipartReader()
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
-			t.Error(err)
-			return
+			t.Fatal(err)
 		}
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				break
+		b, _ := io.ReadAll(p)
+		names = append(names, p.FormName())
+		switch p.FormName() {
+		case "spec":
+			if string(b) != `{"name":"hello","env":{"GREETING":"Hi"}}` {
+				t.Errorf("spec part = %s", b)
 			}
-			names = append(names, p.FormName())
+		case "module":
+			if p.FileName() != "hello.wasm" || !bytes.Equal(b, mod) {
+				t.Errorf("module part: file name %q, %d bytes", p.FileName(), len(b))
+			}
 		}
-		writeJSON(w, 201, client.DeployResult{Name: "x", Version: 1, Changed: true})
-	}))
-	defer srv.Close()
-	c, _ := client.New(srv.URL, "t")
-	if _, err := c.Deploy(context.Background(), client.Spec{Name: "x"}, strings.NewReader("\x00asm")); err != nil {
-		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(names, []string{"spec", "module"}) {
 		t.Errorf("parts = %v, want [spec module]", names)
 	}
+
+	// The node took the spec: it stored it, with its defaults.
+	fn, err := c.Get(ctx, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fn.Spec.Env, spec.Env) || fn.Spec.Memory != 64 || fn.Spec.Auth != "none" {
+		t.Errorf("stored spec = %+v", fn.Spec)
+	}
+
+	// Same bytes and spec: unchanged.
+	res = mustDeploy(t, c, spec, mod)
+	if res.Changed || res.Version != 1 {
+		t.Errorf("redeploy of the same module = %+v, want unchanged version 1", *res)
+	}
+	// New bytes: version 2.
+	res = mustDeploy(t, c, spec, withCustomSection(mod, []byte("v2")))
+	if !res.Changed || res.Version != 2 || res.SHA256 == want.SHA256 {
+		t.Errorf("deploy of new bytes = %+v, want changed version 2", *res)
+	}
 }
 
 func TestListGetDelete(t *testing.T) {
-	f := newFakeServer(t)
-	c := newClient(t, f)
+	url, token := realNode(t)
+	c := newClient(t, url, token)
 	ctx := context.Background()
+	mod := testutil.Module(t, "ping")
 
 	fns, err := c.List(ctx)
 	if err != nil {
@@ -191,9 +184,7 @@ func TestListGetDelete(t *testing.T) {
 		t.Errorf("List on an empty server = %#v, want an empty non-nil slice", fns)
 	}
 	for _, name := range []string{"zeta", "alpha"} {
-		if _, err := c.Deploy(ctx, client.Spec{Name: name}, strings.NewReader(string(wasm))); err != nil {
-			t.Fatal(err)
-		}
+		mustDeploy(t, c, client.Spec{Name: name}, mod)
 	}
 	fns, err = c.List(ctx)
 	if err != nil {
@@ -207,8 +198,9 @@ func TestListGetDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fn.Latest != 1 || fn.Spec.Memory != 64 || fn.Size != int64(len(wasm)) || len(fn.Versions) != 1 ||
-		fn.Versions[0].Version != 1 || fn.Aliases["latest"] != 1 || fn.Updated.IsZero() {
+	if fn.Latest != 1 || fn.Spec.Memory != 64 || fn.Size != int64(len(mod)) || len(fn.Versions) != 1 ||
+		fn.Versions[0].Version != 1 || fn.Versions[0].Spec.Name != "alpha" || fn.Mode != "reactor" ||
+		fn.Created.IsZero() || fn.Updated.Before(fn.Created) {
 		t.Errorf("Get = %+v", fn)
 	}
 
@@ -217,6 +209,9 @@ func TestListGetDelete(t *testing.T) {
 	}
 	if _, err := c.Get(ctx, "alpha"); !client.IsNotFound(err) {
 		t.Errorf("Get after Delete: err = %v, want not found", err)
+	}
+	if fns, _ := c.List(ctx); len(fns) != 1 || fns[0].Name != "zeta" {
+		t.Errorf("List after Delete = %+v, want only zeta", fns)
 	}
 	err = c.Delete(ctx, "alpha")
 	var apiErr *client.APIError
@@ -233,11 +228,12 @@ func TestListGetDelete(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	f := newFakeServer(t)
+	url, token := realNode(t)
 	ctx := context.Background()
-	good := newClient(t, f)
-	bad, _ := client.New(f.url, "wrong")
-	elsewhere, _ := client.New(f.url+"/nope", f.token)
+	good := newClient(t, url, token)
+	bad := newClient(t, url, "wrong")
+	elsewhere := newClient(t, url+"/nope", token)
+	mod := testutil.Module(t, "ping")
 
 	tests := []struct {
 		name     string
@@ -250,7 +246,7 @@ func TestErrors(t *testing.T) {
 		{
 			name:     "wrong token",
 			call:     func() error { _, err := bad.List(ctx); return err },
-			sentinel: client.ErrUnauthorized, code: "unauthorized", status: 401,
+			sentinel: client.ErrUnauthorized, code: "unauthorized", status: 401, message: "bearer token",
 		},
 		{
 			name: "invalid module",
@@ -263,10 +259,10 @@ func TestErrors(t *testing.T) {
 		{
 			name: "bad name",
 			call: func() error {
-				_, err := good.Deploy(ctx, client.Spec{Name: "Bad_Name"}, strings.NewReader(string(wasm)))
+				_, err := good.Deploy(ctx, client.Spec{Name: "Bad_Name"}, bytes.NewReader(mod))
 				return err
 			},
-			sentinel: client.ErrBadRequest, code: "bad_request", status: 400, message: "spec.name",
+			sentinel: client.ErrBadRequest, code: "bad_request", status: 400, message: `"Bad_Name"`,
 		},
 		{
 			name:     "no route",
@@ -333,36 +329,42 @@ func TestAPIErrorIs(t *testing.T) {
 	}
 }
 
+// metaView is what testdata/meta answers to an empty body: the metadata
+// the guest saw (docs/abi.md, "Metadata JSON").
+type metaView struct {
+	Method, Path, Query string
+	Headers             map[string][]string
+	Function            string
+	Version             int
+	InvocationID        string `json:"invocation_id"`
+}
+
 func TestInvoke(t *testing.T) {
-	f := newFakeServer(t)
-	c := newClient(t, f)
+	base, token := realNode(t)
+	rec := &recorder{}
+	c := newClient(t, base, token, client.WithHTTPClient(&http.Client{Transport: rec}))
 	ctx := context.Background()
-	for _, spec := range []client.Spec{{Name: "echo"}, {Name: "secret", Auth: "token"}, {Name: "busy"}, {Name: "teapot"}} {
-		if _, err := c.Deploy(ctx, spec, strings.NewReader(string(wasm))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	type echo struct {
-		Method, Path, Query, Header, Auth, Body string
-	}
+	meta, identity := testutil.Module(t, "testdata/meta"), testutil.Module(t, "testdata/identity")
+	mustDeploy(t, c, client.Spec{Name: "meta"}, meta)
+	mustDeploy(t, c, client.Spec{Name: "identity"}, identity)
+	mustDeploy(t, c, client.Spec{Name: "secret", Auth: "token"}, meta)
+	mustDeploy(t, c, client.Spec{Name: "hello"}, testutil.Module(t, "hello"))
+	mustDeploy(t, c, client.Spec{Name: "loop", Timeout: "5s", MaxInstances: 1, MaxQueue: -1}, testutil.Module(t, "testdata/loop"))
+	rec.take()
+
 	tests := []struct {
-		name    string
-		fn      string
-		req     client.InvokeRequest
-		want    echo
-		version int
+		name string
+		fn   string
+		req  client.InvokeRequest
+		want metaView // Headers: only these are checked
 	}{
-		{name: "get by default", fn: "echo", want: echo{Method: "GET", Path: "/"}, version: 1},
-		{name: "post when body", fn: "echo", req: client.InvokeRequest{Body: []byte(`{"name":"Ada"}`)},
-			want: echo{Method: "POST", Path: "/", Body: `{"name":"Ada"}`}, version: 1},
-		{name: "everything", fn: "echo:1", req: client.InvokeRequest{
+		{name: "get by default", fn: "meta", want: metaView{Method: "GET", Path: "/"}},
+		{name: "everything", fn: "meta:1", req: client.InvokeRequest{
 			Method: "put", Path: "users/a b", Query: url.Values{"q": {"x y"}},
-			Header: http.Header{"X-Test": {"yes"}}, Body: []byte("hi"),
-		}, want: echo{Method: "PUT", Path: "/users/a b", Query: "q=x+y", Header: "yes", Body: "hi"}, version: 1},
-		{name: "latest alias", fn: "echo:latest", req: client.InvokeRequest{Path: "/"},
-			want: echo{Method: "GET", Path: "/"}, version: 1},
-		{name: "token only when needed", fn: "secret",
-			want: echo{Method: "GET", Path: "/", Auth: "Bearer s3cret"}, version: 1},
+			Header: http.Header{"X-Test": {"yes"}},
+		}, want: metaView{Method: "PUT", Path: "/users/a b", Query: "q=x+y", Headers: map[string][]string{"x-test": {"yes"}}}},
+		{name: "latest alias", fn: "meta:latest", req: client.InvokeRequest{Path: "/"}, want: metaView{Method: "GET", Path: "/"}},
+		{name: "token function", fn: "secret", want: metaView{Method: "GET", Path: "/"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,46 +372,106 @@ func TestInvoke(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got echo
+			var got metaView
 			if err := json.Unmarshal(resp.Body, &got); err != nil {
 				t.Fatalf("body %q: %v", resp.Body, err)
 			}
-			if got != tt.want {
+			name, _, _ := strings.Cut(tt.fn, ":")
+			if got.Method != tt.want.Method || got.Path != tt.want.Path || got.Query != tt.want.Query ||
+				got.Function != name || got.Version != 1 {
 				t.Errorf("function saw %+v, want %+v", got, tt.want)
 			}
-			if resp.Status != 200 || resp.InvocationID != "inv-1" || resp.Version != tt.version ||
-				resp.Header.Get("Content-Type") != "application/json" {
-				t.Errorf("response = %d %q version %d header %v", resp.Status, resp.InvocationID, resp.Version, resp.Header)
+			for k, v := range tt.want.Headers {
+				if !reflect.DeepEqual(got.Headers[k], v) {
+					t.Errorf("function saw header %s = %q, want %q", k, got.Headers[k], v)
+				}
+			}
+			if _, ok := got.Headers["authorization"]; ok {
+				t.Errorf("the function saw the token: %v", got.Headers)
+			}
+			if resp.Status != 200 || resp.InvocationID == "" || resp.InvocationID != got.InvocationID || resp.Version != 1 {
+				t.Errorf("response = %d id %q (function saw %q) version %d", resp.Status, resp.InvocationID, got.InvocationID, resp.Version)
 			}
 		})
 	}
 
-	t.Run("public function never sees the token", func(t *testing.T) {
-		if _, err := c.Invoke(ctx, "echo", client.InvokeRequest{}); err != nil {
+	t.Run("post when body", func(t *testing.T) {
+		resp, err := c.Invoke(ctx, "identity", client.InvokeRequest{Body: []byte("a\x00b\n")})
+		if err != nil || string(resp.Body) != "a\x00b\n" {
+			t.Fatalf("identity answered %v, %v", resp, err)
+		}
+		resp, err = c.Invoke(ctx, "meta", client.InvokeRequest{Body: []byte("method")})
+		if err != nil || string(resp.Body) != "POST" {
+			t.Errorf("method with a body = %v, %v; want POST", resp, err)
+		}
+		resp, err = c.Invoke(ctx, "identity", client.InvokeRequest{Method: "PUT", Body: []byte("hi")})
+		if err != nil || string(resp.Body) != "hi" {
+			t.Errorf("PUT with a body = %v, %v", resp, err)
+		}
+	})
+	t.Run("token only when needed", func(t *testing.T) {
+		rec.take()
+		if _, err := c.Invoke(ctx, "meta", client.InvokeRequest{}); err != nil {
 			t.Fatal(err)
 		}
-		if got := f.lastRequest().Header.Get("Authorization"); got != "" {
-			t.Errorf("Authorization sent to a public function: %q", got)
+		reqs := rec.take()
+		if len(reqs) != 1 || reqs[0].header.Get("Authorization") != "" {
+			t.Errorf("a public function's call sent %+v; want one request without Authorization", reqs)
+		}
+		if _, err := c.Invoke(ctx, "secret", client.InvokeRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		reqs = rec.take()
+		if len(reqs) != 2 || reqs[0].header.Get("Authorization") != "" || reqs[1].header.Get("Authorization") != "Bearer "+token {
+			t.Errorf("a token function's call sent %+v; want one without the token, then one with it", reqs)
 		}
 	})
 	t.Run("busy", func(t *testing.T) {
-		resp, err := c.Invoke(ctx, "busy", client.InvokeRequest{})
+		// loop runs until cancelled on its only instance, with no queue:
+		// a second call is refused at once.
+		running, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Invoke(running, "loop", client.InvokeRequest{})
+			done <- err
+		}()
+		defer func() {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("the cancelled call: err = %v", err)
+			}
+		}()
+		testutil.Eventually(t, 10*time.Second, "loop to run", func() bool {
+			st, err := c.Status(ctx)
+			if err != nil {
+				return false
+			}
+			for _, f := range st.Functions {
+				if f.Name == "loop" && f.Busy == 1 {
+					return true
+				}
+			}
+			return false
+		})
+		resp, err := c.Invoke(ctx, "loop", client.InvokeRequest{})
 		var apiErr *client.APIError
 		if !errors.As(err, &apiErr) || !errors.Is(err, client.ErrBusy) {
 			t.Fatalf("err = %v, want busy", err)
 		}
-		if apiErr.RetryAfter != 2*time.Second || resp == nil || resp.Status != 429 {
+		if apiErr.RetryAfter < time.Second || resp == nil || resp.Status != 429 ||
+			strconv.Itoa(int(apiErr.RetryAfter/time.Second)) != resp.Header.Get("Retry-After") {
 			t.Errorf("RetryAfter = %v, resp = %+v", apiErr.RetryAfter, resp)
 		}
 	})
 	t.Run("function's own status", func(t *testing.T) {
-		resp, err := c.Invoke(ctx, "teapot", client.InvokeRequest{})
+		resp, err := c.Invoke(ctx, "hello", client.InvokeRequest{Body: []byte("not json")})
 		var apiErr *client.APIError
-		if !errors.As(err, &apiErr) || apiErr.Code != "" || apiErr.Status != 418 {
+		if !errors.As(err, &apiErr) || apiErr.Code != "" || apiErr.Status != 400 || errors.Is(err, client.ErrBadRequest) {
 			t.Fatalf("err = %#v, want an APIError without code", err)
 		}
-		if string(resp.Body) != "short and stout\n" {
-			t.Errorf("body = %q", resp.Body)
+		if !strings.HasPrefix(string(resp.Body), `{"error":"invalid JSON: `) || apiErr.Message != string(resp.Body) ||
+			resp.InvocationID == "" || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("response = %+v, message %q", resp, apiErr.Message)
 		}
 	})
 	t.Run("not found", func(t *testing.T) {
@@ -417,13 +479,13 @@ func TestInvoke(t *testing.T) {
 		if !client.IsNotFound(err) {
 			t.Errorf("err = %v, want not found", err)
 		}
-		_, err = c.Invoke(ctx, "echo:9", client.InvokeRequest{})
+		_, err = c.Invoke(ctx, "meta:9", client.InvokeRequest{})
 		if !client.IsNotFound(err) {
 			t.Errorf("err = %v, want not found", err)
 		}
 	})
 	t.Run("no token", func(t *testing.T) {
-		anon, _ := client.New(f.url, "")
+		anon := newClient(t, base, "")
 		_, err := anon.Invoke(ctx, "secret", client.InvokeRequest{})
 		if !errors.Is(err, client.ErrUnauthorized) {
 			t.Errorf("err = %v, want unauthorized", err)
@@ -432,17 +494,21 @@ func TestInvoke(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	f := newFakeServer(t)
-	h, err := newClient(t, f).Health(context.Background())
+	url, _ := realNode(t)
+	h, err := newClient(t, url, "").Health(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *h != (client.Health{Status: "ok", Node: "n1", Version: "v0.0.1"}) {
+	if h.Status != "ok" || h.Node == "" || h.Version != server.Version {
 		t.Errorf("Health = %+v", *h)
 	}
 
+	// A node that is not ready answers 503 (the real one only between
+	// listening and joining NATS, too briefly to catch).
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 503, map[string]string{"status": "starting", "node": "n1"})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(503)
+		_, _ = io.WriteString(w, `{"status":"starting","node":"n1"}`)
 	}))
 	defer srv.Close()
 	c, _ := client.New(srv.URL, "")

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baton-run/baton/internal/testutil"
 )
 
 // runCLI runs the baton command line in-process, as `baton args...`, and
@@ -30,16 +32,13 @@ func runCLIInput(t testing.TB, stdin string, args ...string) (stdout, stderr str
 	return out.String(), errOut.String(), code
 }
 
-// fixedNow is the clock of runFixed.
-var fixedNow = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-
-// runFixed is runCLI with the clock at fixedNow and times printed in UTC,
-// for golden output.
-func runFixed(t testing.TB, args ...string) (stdout, stderr string, code int) {
+// runAt is runCLI with the clock at now and times printed in UTC, for
+// golden output.
+func runAt(t testing.TB, now time.Time, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut,
-		now: func() time.Time { return fixedNow }, loc: time.UTC}
+		now: func() time.Time { return now }, loc: time.UTC}
 	code = e.run(context.Background(), append([]string{"baton"}, args...))
 	t.Logf("baton %s → exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
 	return out.String(), errOut.String(), code
@@ -176,9 +175,9 @@ func TestUnreachable(t *testing.T) {
 
 func TestDefaultServerFromEnv(t *testing.T) {
 	isolate(t)
-	f := newFakeServer(t)
-	t.Setenv("BATON_SERVER", f.url)
-	t.Setenv("BATON_TOKEN", f.token)
+	url, token := realNode(t)
+	t.Setenv("BATON_SERVER", url)
+	t.Setenv("BATON_TOKEN", token)
 	stdout, _, code := runCLI(t, "ls")
 	if code != exitOK || !strings.Contains(stdout, "no functions deployed") {
 		t.Errorf("exit %d, stdout %q", code, stdout)
@@ -187,7 +186,7 @@ func TestDefaultServerFromEnv(t *testing.T) {
 
 func TestTokenSources(t *testing.T) {
 	home := isolate(t)
-	f := newFakeServer(t)
+	url, token := realNode(t)
 	tokenIn := func(dir, tok string) string {
 		t.Helper()
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -198,8 +197,8 @@ func TestTokenSources(t *testing.T) {
 		}
 		return dir
 	}
-	custom := tokenIn(t.TempDir(), f.token)
-	tokenIn(filepath.Join(home, ".baton"), f.token)
+	custom := tokenIn(t.TempDir(), token)
+	tokenIn(filepath.Join(home, ".baton"), token)
 	wrong := tokenIn(t.TempDir(), "wrong")
 
 	tests := []struct {
@@ -209,13 +208,13 @@ func TestTokenSources(t *testing.T) {
 		code int
 		want string // in stderr
 	}{
-		{name: "flag", args: []string{"--token", f.token}},
-		{name: "env", env: map[string]string{"BATON_TOKEN": f.token}},
+		{name: "flag", args: []string{"--token", token}},
+		{name: "env", env: map[string]string{"BATON_TOKEN": token}},
 		{name: "default data dir"},
 		{name: "data-dir flag", args: []string{"--data-dir", custom}},
 		{name: "data-dir env", env: map[string]string{"BATON_DATA_DIR": custom}},
 		{name: "flag wins over file", args: []string{"--token", "wrong"}, code: 1,
-			want: "error: unauthorized: missing or wrong bearer token; the token given by --token or $BATON_TOKEN was refused"},
+			want: "; the token given by --token or $BATON_TOKEN was refused"},
 		{name: "wrong file", args: []string{"--data-dir", wrong}, code: 1,
 			want: "the token read from " + filepath.Join(wrong, "token") + " was refused"},
 		{name: "no token", args: []string{"--data-dir", t.TempDir()}, code: 1, want: "no admin token: pass --token"},
@@ -225,8 +224,9 @@ func TestTokenSources(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			_, stderr, code := runCLI(t, append(append([]string{"--server", f.url}, tt.args...), "ls")...)
-			if code != tt.code || !strings.Contains(stderr, tt.want) {
+			_, stderr, code := runCLI(t, append(append([]string{"--server", url}, tt.args...), "ls")...)
+			if code != tt.code || !strings.Contains(stderr, tt.want) ||
+				(code != 0 && tt.name != "no token" && !strings.HasPrefix(stderr, "error: unauthorized: missing or wrong bearer token")) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tt.code, tt.want)
 			}
 		})
@@ -303,8 +303,8 @@ func TestReorderArgs(t *testing.T) {
 // TestParallelRuns checks that runs share no state (go test -race), so
 // end-to-end tests may call run from parallel tests.
 func TestParallelRuns(t *testing.T) {
-	f := newFakeServer(t)
-	mod := writeFile(t, "hello.wasm", wasm)
+	url, token := realNode(t)
+	mod := writeFile(t, "hello.wasm", testutil.Module(t, "testdata/identity"))
 	dir := t.TempDir()
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -315,7 +315,7 @@ func TestParallelRuns(t *testing.T) {
 			args := [][]string{
 				{"deploy", mod}, {"ls"}, {"invoke", "hello", "-d", "x"}, {"deploy", "--help"}, {"help"}, {"nope"},
 			}[i%6]
-			args = append([]string{"baton", "--server", f.url, "--token", f.token, "--data-dir", dir}, args...)
+			args = append([]string{"baton", "--server", url, "--token", token, "--data-dir", dir}, args...)
 			run(context.Background(), args, strings.NewReader(""), &out, &errOut)
 		}()
 	}
