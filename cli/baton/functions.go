@@ -107,9 +107,7 @@ func (e *env) printFunction(fn *client.Function) {
 		queue = "no queue"
 	}
 	fmt.Fprintf(tw, "instances:\tup to %s per node, %s\n", intOrDash(s.MaxInstances), queue)
-	if s.MinInstances > 0 || s.IdleTimeout != "" {
-		fmt.Fprintf(tw, "scaling:\tat least %d per node, idle timeout %s\n", s.MinInstances, orDash(s.IdleTimeout))
-	}
+	fmt.Fprintf(tw, "scaling:\tat least %d per node, idle timeout %s\n", s.MinInstances, orDash(s.IdleTimeout))
 	fmt.Fprintf(tw, "max input:\t%s\n", bytesOrDash(s.MaxInputBytes))
 	fmt.Fprintf(tw, "max output:\t%s\n", bytesOrDash(s.MaxOutputBytes))
 	fmt.Fprintf(tw, "auth:\t%s\n", orDash(s.Auth))
