@@ -450,20 +450,32 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg) {
 // dead moves job to the dead-letter stream, then acks it.
 func (q *Queue) dead(ctx context.Context, msg jetstream.Msg, job *Job, pol Policy, log *slog.Logger, reason string) {
 	now := time.Now()
-	rec, err := q.update(ctx, job, func(r *Record) {
+	markDead := func(r *Record) {
 		for i := range r.Attempts {
 			if a := &r.Attempts[i]; a.Ended.IsZero() && a.Code == "" {
 				a.Code, a.Message = event.CodeUnavailable, "the node running the attempt stopped"
 			}
 		}
 		r.Status, r.Finished, r.NextAttempt = StatusDead, now, time.Time{}
-	})
-	if err != nil {
-		log.Warn("async: recording the dead letter", "err", err)
+	}
+	// The dead letter is stored before the record says dead, so that a
+	// caller who sees the status can redrive it at once. (A crash in
+	// between redelivers the job, which dies again: the message id keeps
+	// the dead letter single.)
+	var attempts []Attempt
+	cur, _, err := q.getRecord(ctx, job.ID)
+	switch {
+	case err == nil:
+		dead := *cur
+		dead.Attempts = slices.Clone(cur.Attempts)
+		markDead(&dead)
+		attempts = dead.Attempts
+	case !errors.Is(err, ErrNotFound):
+		log.Warn("async: reading the record of a dead letter", "err", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
-	dl := DeadLetter{ID: job.ID, Function: job.Function, Attempts: rec.Attempts, Died: now, Job: *job}
+	dl := DeadLetter{ID: job.ID, Function: job.Function, Attempts: attempts, Died: now, Job: *job}
 	b, err := json.Marshal(dl)
 	if err == nil {
 		_, err = q.js.PublishMsg(ctx, &nats.Msg{
@@ -474,6 +486,12 @@ func (q *Queue) dead(ctx context.Context, msg jetstream.Msg, job *Job, pol Polic
 	}
 	if err != nil {
 		log.Warn("async: storing the dead letter", "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	rec, err := q.update(ctx, job, markDead)
+	if err != nil {
+		log.Warn("async: recording the dead letter", "err", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
