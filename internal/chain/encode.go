@@ -3,8 +3,12 @@ package chain
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/klauspost/compress/s2"
 
 	"github.com/baton-run/baton/scheduler/asl"
 )
@@ -61,6 +65,9 @@ type storedExecution struct {
 	InfoInputIsInput bool `json:"infoInputIsInput,omitempty"`
 	// TaskInputIsInput: State.Task.Input is State.Input (no Parameters).
 	TaskInputIsInput bool `json:"taskInputIsInput,omitempty"`
+	// InfoIsRoot: State.Info (left out) is rootInfo of the execution,
+	// with Input: what every root execution has.
+	InfoIsRoot bool `json:"infoIsRoot,omitempty"`
 }
 
 // encodeExecution is the stored form of x. It leaves out what it can
@@ -79,6 +86,9 @@ func encodeExecution(x *Execution, c eventCache) ([]byte, error) {
 		st := *x.State
 		if len(st.Info.Input) > 0 && bytes.Equal(st.Info.Input, x.Input) {
 			st.Info.Input, w.InfoInputIsInput = nil, true
+			if name, ok := strings.CutPrefix(x.ID, x.Chain+"."); ok && x.Parent == "" && isRootInfo(st.Info, x.Chain, name, x.Started) {
+				st.Info, w.InfoIsRoot = asl.ExecutionInfo{}, true
+			}
 		}
 		if st.Task != nil && len(st.Task.Input) > 0 && bytes.Equal(st.Task.Input, st.Input) {
 			t := *st.Task
@@ -87,7 +97,15 @@ func encodeExecution(x *Execution, c eventCache) ([]byte, error) {
 		}
 		y.State = &st
 	}
-	buf, err := appendStored(make([]byte, 0, 1024+512*len(x.Outbox)), &w)
+	size := 1024 + len(x.Input) + len(y.State.Input)
+	for i := range x.Outbox {
+		if b, ok := c[x.Outbox[i].ID]; ok {
+			size += len(b) + 1
+		} else {
+			size += 256
+		}
+	}
+	buf, err := appendStored(make([]byte, 0, size), &w)
 	if err != nil {
 		return nil, err
 	}
@@ -97,17 +115,60 @@ func encodeExecution(x *Execution, c eventCache) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return append(buf, '}'), nil
+	return compress(append(buf, '}')), nil
+}
+
+// A snapshot of compressMin bytes or more is stored compressed: the byte
+// compressedMark (never the first byte of JSON) and the S2 block of the
+// JSON. Snapshots are written at every step and are mostly repeats (the
+// payload in several events, ids, times, names): S2 makes a typical one
+// a third of its size for about a microsecond, which the write of the
+// step then saves several times over.
+const (
+	compressMin    = 1 << 10
+	compressedMark = 0
+)
+
+func compress(data []byte) []byte {
+	if len(data) < compressMin {
+		return data
+	}
+	out := make([]byte, 1+s2.MaxEncodedLen(len(data)))
+	out[0] = compressedMark
+	return out[:1+len(s2.Encode(out[1:], data))]
+}
+
+// uncompress returns the JSON of a stored snapshot.
+func uncompress(data []byte) ([]byte, error) {
+	if len(data) == 0 || data[0] != compressedMark {
+		return data, nil
+	}
+	return s2.Decode(nil, data[1:])
+}
+
+// isRootInfo reports whether info (without its Input) is rootInfo.
+func isRootInfo(info asl.ExecutionInfo, chain, name string, start time.Time) bool {
+	want := rootInfo(chain, name, start)
+	return info.ID == want.ID && info.Name == want.Name && info.StateMachineID == want.StateMachineID &&
+		info.StateMachineName == want.StateMachineName && info.RoleArn == want.RoleArn && info.StartTime.Equal(want.StartTime) &&
+		info.StartTime.Location() == want.StartTime.Location()
 }
 
 // decodeExecution reads a stored execution.
 func decodeExecution(data []byte) (*Execution, error) {
+	data, err := uncompress(data)
+	if err != nil {
+		return nil, fmt.Errorf("uncompressing: %w", err)
+	}
 	var x Execution
 	w := storedExecution{Execution: &x}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, err
 	}
 	if st := x.State; st != nil {
+		if w.InfoIsRoot {
+			st.Info = rootInfo(x.Chain, strings.TrimPrefix(x.ID, x.Chain+"."), x.Started)
+		}
 		if w.InfoInputIsInput {
 			st.Info.Input = x.Input
 		}

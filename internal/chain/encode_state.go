@@ -70,6 +70,9 @@ func appendStored(buf []byte, w *storedExecution) ([]byte, error) {
 	if w.TaskInputIsInput {
 		buf = append(buf, `,"taskInputIsInput":true`...)
 	}
+	if w.InfoIsRoot {
+		buf = append(buf, `,"infoIsRoot":true`...)
+	}
 	return buf, nil
 }
 

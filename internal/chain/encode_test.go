@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +150,70 @@ func TestEncodeExecutionStoresPayloadOnce(t *testing.T) {
 	}
 	if x.State.Info.Input == nil || x.State.Task.Input == nil {
 		t.Error("encoding changed the execution")
+	}
+}
+
+// A root execution's context info is left out of its snapshot and
+// rebuilt from its id, chain and start.
+func TestEncodeExecutionLeavesOutRootInfo(t *testing.T) {
+	now := time.Date(2026, 11, 22, 1, 2, 3, 456789000, time.UTC)
+	in := json.RawMessage(`{"a":1}`)
+	x := &Execution{ID: "shop.abc", Chain: "shop", Version: 1, Status: asl.StatusRunning, Input: in, Started: now,
+		State: asl.NewExecution(rootInfo("shop", "abc", now), in)}
+	data, err := encodeExecution(x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(data, []byte("arn:")) || !bytes.Contains(data, []byte(`"infoIsRoot":true`)) {
+		t.Fatalf("the root info is stored: %s", data)
+	}
+	y, err := decodeExecution(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(y.State.Info, x.State.Info) {
+		t.Fatalf("info %+v, want %+v", y.State.Info, x.State.Info)
+	}
+	// Anything else is stored as it is.
+	x.State.Info.RoleArn = "arn:aws:iam::1:role/other"
+	data, _ = encodeExecution(x, nil)
+	if y, _ = decodeExecution(data); bytes.Contains(data, []byte("infoIsRoot")) || y.State.Info.RoleArn != x.State.Info.RoleArn {
+		t.Fatalf("a changed info: %s", data)
+	}
+}
+
+// A snapshot of compressMin bytes or more is stored compressed, and reads
+// back (also for stillRunning); a small one stays JSON.
+func TestEncodeExecutionCompresses(t *testing.T) {
+	now := time.Date(2026, 11, 22, 1, 2, 3, 0, time.UTC)
+	small := json.RawMessage(`{"a":1}`)
+	big := json.RawMessage(`{"text":"` + strings.Repeat("lorem ipsum ", 200) + `"}`)
+	for _, tc := range []struct {
+		input      json.RawMessage
+		compressed bool
+	}{{small, false}, {big, true}} {
+		x := &Execution{ID: "c.x", Chain: "c", Version: 1, Status: asl.StatusRunning, Input: tc.input, Started: now,
+			State: asl.NewExecution(rootInfo("c", "x", now), tc.input)}
+		data, err := encodeExecution(x, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := data[0] == compressedMark; got != tc.compressed {
+			t.Fatalf("%d-byte input: compressed %v, want %v", len(tc.input), got, tc.compressed)
+		}
+		if tc.compressed && len(data) > len(tc.input)/2 {
+			t.Errorf("compressed to %d bytes from an input of %d", len(data), len(tc.input))
+		}
+		y, err := decodeExecution(data)
+		if err != nil || !bytes.Equal(y.Input, tc.input) || !stillRunning(data) {
+			t.Fatalf("round trip: %v %s running=%v", err, y.Input, stillRunning(data))
+		}
+		x.Status = asl.StatusSucceeded
+		if data, _ = encodeExecution(x, nil); stillRunning(data) {
+			t.Fatal("a succeeded execution reads as running")
+		}
+	}
+	if _, err := decodeExecution([]byte{compressedMark, 0xff, 0xff}); err == nil {
+		t.Fatal("a corrupt compressed snapshot decoded")
 	}
 }

@@ -297,16 +297,7 @@ func (e *Engine) Start(ctx context.Context, chain string, input json.RawMessage,
 	now := e.opts.Clock.Now().UTC()
 	x := &Execution{
 		ID: id, Chain: chain, Version: c.Version, Status: asl.StatusRunning, Input: input, Started: now,
-		State: asl.NewExecution(asl.ExecutionInfo{
-			ID:               "arn:baton:states:local:000000000000:execution:" + chain + ":" + name,
-			Name:             name,
-			StateMachineID:   "arn:baton:states:local:000000000000:stateMachine:" + chain,
-			StateMachineName: chain,
-			// Step Functions always names a role; baton has none of its
-			// own, so the context object carries a fixed one.
-			RoleArn:   "arn:baton:iam::000000000000:role/baton",
-			StartTime: now,
-		}, input),
+		State: asl.NewExecution(rootInfo(chain, name, now), input),
 	}
 	data, err := json.Marshal(x)
 	if err != nil {
@@ -322,6 +313,21 @@ func (e *Engine) Start(ctx context.Context, chain string, input json.RawMessage,
 		return nil, err
 	}
 	return x, nil
+}
+
+// rootInfo is the context object's execution part of execution name of
+// chain, started at start (its Input left out).
+func rootInfo(chain, name string, start time.Time) asl.ExecutionInfo {
+	return asl.ExecutionInfo{
+		ID:               "arn:baton:states:local:000000000000:execution:" + chain + ":" + name,
+		Name:             name,
+		StateMachineID:   "arn:baton:states:local:000000000000:stateMachine:" + chain,
+		StateMachineName: chain,
+		// Step Functions always names a role; baton has none of its
+		// own, so the context object carries a fixed one.
+		RoleArn:   "arn:baton:iam::000000000000:role/baton",
+		StartTime: start,
+	}
 }
 
 // workItem asks a worker to advance execution ID; Event (with Child and
@@ -420,6 +426,12 @@ var runningPrefix = []byte(`"status":"` + asl.StatusRunning + `"`)
 // own (it comes before State, and the fields before it are ids, numbers
 // and names that cannot hold a quote).
 func stillRunning(data []byte) bool {
+	if len(data) > 0 && data[0] == compressedMark {
+		var err error
+		if data, err = uncompress(data); err != nil {
+			return false // let decoding report it
+		}
+	}
 	i := bytes.Index(data, []byte(`"status":`))
 	return i >= 0 && bytes.HasPrefix(data[i:], runningPrefix)
 }
