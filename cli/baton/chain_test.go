@@ -157,3 +157,27 @@ func TestChainSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("chain deploy of an invalid definition: exit %d %q", code, stderr)
 	}
 }
+
+// `chain deploy --auth token` guards the chain's public start; --auth
+// with another value is a usage error.
+func TestChainDeployAuth(t *testing.T) {
+	isolate(t)
+	url, token := realNode(t)
+	def := writeFile(t, "pass.yaml", []byte("StartAt: P\nStates:\n  P: {Type: Pass, End: true}\n"))
+	out, stderr, code := runCLI(t, "--server", url, "--token", token, "chain", "deploy", "guarded", def, "--auth", "token", "-o", "json")
+	var ch struct{ Auth string }
+	if code != 0 || json.Unmarshal([]byte(out), &ch) != nil || ch.Auth != "token" {
+		t.Fatalf("deploy --auth token: exit %d %q %q", code, out, stderr)
+	}
+	resp, err := http.Post(url+"/chains/guarded", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("public start of a guarded chain: %d", resp.StatusCode)
+	}
+	if _, stderr, code := runCLI(t, "--server", url, "--token", token, "chain", "deploy", "guarded", def, "--auth", "maybe"); code != exitUsage || !strings.Contains(stderr, "--auth") {
+		t.Fatalf("--auth maybe: exit %d %q", code, stderr)
+	}
+}
