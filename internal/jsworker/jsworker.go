@@ -67,23 +67,32 @@ loop:
 }
 
 // KeepAlive tells the server every interval that msg is still being worked
-// on, until the returned function is called (which waits for the
-// heartbeat goroutine to end).
+// on, until the returned function is called (after which no heartbeat is
+// sent). It costs a timer, not a goroutine: most work ends long before
+// the first heartbeat is due.
 func KeepAlive(msg jetstream.Msg, interval time.Duration) (stop func()) {
-	quit := make(chan struct{})
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
+	k := &keepAlive{}
+	k.mu.Lock()
+	k.t = time.AfterFunc(interval, func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.stopped {
+			return
 		}
-	}()
-	return func() { close(quit); <-exited }
+		_ = msg.InProgress()
+		k.t.Reset(interval)
+	})
+	k.mu.Unlock()
+	return func() {
+		k.mu.Lock()
+		k.stopped = true
+		k.mu.Unlock()
+		k.t.Stop()
+	}
+}
+
+type keepAlive struct {
+	mu      sync.Mutex
+	t       *time.Timer
+	stopped bool
 }

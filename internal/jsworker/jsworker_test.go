@@ -61,3 +61,55 @@ func TestConsumeBoundsAndDrains(t *testing.T) {
 		t.Fatalf("%d handlers ran at once, more than %d workers", p, workers)
 	}
 }
+
+// TestKeepAliveOutlastsAckWait works on a message for several times the
+// consumer's AckWait while KeepAlive runs: it is not redelivered, and no
+// heartbeat goes out after stop.
+func TestKeepAliveOutlastsAckWait(t *testing.T) {
+	_, nc := testutil.NATS(t, "")
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "K", Subjects: []string{"k.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "k.x", []byte("m")); err != nil {
+		t.Fatal(err)
+	}
+	const ackWait = 300 * time.Millisecond
+	cons, err := js.CreateOrUpdateConsumer(ctx, "K", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := <-batch.Messages()
+	if msg == nil {
+		t.Fatal("no message")
+	}
+	stop := jsworker.KeepAlive(msg, ackWait/3)
+	// Work for 4×AckWait, checking that the server does not hand the
+	// message out again meanwhile.
+	deadline := time.Now().Add(4 * ackWait)
+	for time.Now().Before(deadline) {
+		again, err := cons.Fetch(1, jetstream.FetchMaxWait(ackWait/2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range again.Messages() {
+			t.Fatalf("redelivered while kept alive: %s", m.Data())
+		}
+	}
+	stop()
+	if err := msg.DoubleAck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil || info.NumAckPending != 0 || info.NumRedelivered != 0 {
+		t.Fatalf("consumer after ack: %+v %v", info, err)
+	}
+}
