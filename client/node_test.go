@@ -11,21 +11,14 @@ import (
 
 	"github.com/baton-run/baton/client"
 	"github.com/baton-run/baton/internal/server"
-	"github.com/baton-run/baton/internal/testutil"
+	"github.com/baton-run/baton/internal/servertest"
 )
 
 // realNode starts a baton node (embedded NATS, HTTP on a free port),
 // closed when the test ends, and returns its URL and admin token.
 func realNode(t *testing.T) (url, token string) {
 	t.Helper()
-	srv, err := server.New(server.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", CacheDir: testutil.CacheDir(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := servertest.Start(t, server.Config{})
 	return "http://" + srv.HTTPAddr(), srv.Token()
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/baton-run/baton/internal/server"
+	"github.com/baton-run/baton/internal/servertest"
 	"github.com/baton-run/baton/internal/testutil"
 )
 
@@ -29,14 +29,7 @@ func TestDeployManifestInvalid(t *testing.T) {
 // (the second is all unchanged), and invokes it.
 func TestInitDeployInvoke(t *testing.T) {
 	isolate(t)
-	srv, err := server.New(server.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", CacheDir: testutil.CacheDir(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := servertest.Start(t, server.Config{})
 	t.Setenv("BATON_SERVER", "http://"+srv.HTTPAddr())
 	t.Setenv("BATON_TOKEN", srv.Token())
 

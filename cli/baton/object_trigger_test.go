@@ -1,12 +1,12 @@
 package main
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/baton-run/baton/internal/server"
+	"github.com/baton-run/baton/internal/servertest"
 	"github.com/baton-run/baton/internal/testutil"
 )
 
@@ -15,14 +15,7 @@ import (
 // the trigger reports why it does not run.
 func TestObjectTriggerCommands(t *testing.T) {
 	isolate(t)
-	srv, err := server.New(server.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", CacheDir: testutil.CacheDir(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := servertest.Start(t, server.Config{})
 	t.Setenv("BATON_SERVER", "http://"+srv.HTTPAddr())
 	t.Setenv("BATON_TOKEN", srv.Token())
 

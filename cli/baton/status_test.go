@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/baton-run/baton/client"
 	"github.com/baton-run/baton/internal/server"
+	"github.com/baton-run/baton/internal/servertest"
 	"github.com/baton-run/baton/internal/testutil"
 )
 
@@ -17,15 +17,7 @@ import (
 // pools back with `baton status`, as a table and as JSON.
 func TestStatus(t *testing.T) {
 	isolate(t)
-	srv, err := server.New(server.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:-1",
-		CacheDir: testutil.CacheDir(t), ScaleInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := servertest.Start(t, server.Config{ScaleInterval: 50 * time.Millisecond})
 	t.Setenv("BATON_SERVER", "http://"+srv.HTTPAddr())
 	t.Setenv("BATON_TOKEN", srv.Token())
 	hello := filepath.Join(testutil.BuildDir(t), "hello.wasm")

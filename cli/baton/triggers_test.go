@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/baton-run/baton/internal/server"
+	"github.com/baton-run/baton/internal/servertest"
 	"github.com/baton-run/baton/internal/testutil"
 )
 
@@ -18,14 +18,7 @@ import (
 // real node, and reaches a nats trigger from an outside NATS client.
 func TestTriggerCommands(t *testing.T) {
 	isolate(t)
-	srv, err := server.New(server.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:-1", CacheDir: testutil.CacheDir(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := servertest.Start(t, server.Config{})
 	t.Setenv("BATON_SERVER", "http://"+srv.HTTPAddr())
 	t.Setenv("BATON_TOKEN", srv.Token())
 	if _, _, code := runCLI(t, "deploy", filepath.Join(testutil.BuildDir(t), "hello.wasm")); code != 0 {

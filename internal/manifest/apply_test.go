@@ -13,6 +13,7 @@ import (
 	"github.com/baton-run/baton/client"
 	"github.com/baton-run/baton/internal/manifest"
 	"github.com/baton-run/baton/internal/server"
+	"github.com/baton-run/baton/internal/servertest"
 	"github.com/baton-run/baton/internal/testutil"
 )
 
@@ -20,17 +21,8 @@ import (
 // client of it.
 func node(t *testing.T, dev bool) *client.Client {
 	t.Helper()
-	dir := t.TempDir()
-	srv, err := server.New(server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:-1",
-		CacheDir: testutil.CacheDir(t), Dev: dev, ExamplesDir: testutil.BuildDir(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	cl, err := client.New("http://"+srv.HTTPAddr(), srv.Token())
+	srv := servertest.Start(t, server.Config{Dev: dev, ExamplesDir: testutil.BuildDir(t)})
+	cl, err := client.New(servertest.URL(srv), srv.Token())
 	if err != nil {
 		t.Fatal(err)
 	}

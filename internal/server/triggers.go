@@ -297,28 +297,19 @@ func (s *Server) handleDeleteTrigger(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAddTrigger(w http.ResponseWriter, r *http.Request) {
-	var spec triggers.Spec
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		writeError(w, badRequest("trigger: %v", jsonError(err)))
-		return
-	}
-	spec.Created = time.Time{}
-	if spec.ID == "" && spec.Kind != "" && triggers.ValidID(spec.Kind) {
-		var b [3]byte
-		_, _ = rand.Read(b[:])
-		spec.ID = spec.Kind + "-" + hex.EncodeToString(b[:])
-	}
-	if err := spec.Validate(); err != nil {
-		writeError(w, badRequest("%v", err))
-		return
-	}
-	if err := s.checkRoute(r.Context(), spec); err != nil {
+	spec, err := s.readTrigger(r, func(spec *triggers.Spec) error {
+		if spec.ID == "" && spec.Kind != "" && triggers.ValidID(spec.Kind) {
+			var b [3]byte
+			_, _ = rand.Read(b[:])
+			spec.ID = spec.Kind + "-" + hex.EncodeToString(b[:])
+		}
+		return nil
+	})
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	spec, err := s.trig.store.Create(r.Context(), spec)
+	spec, err = s.trig.store.Create(r.Context(), spec)
 	if errors.Is(err, triggers.ErrExists) {
 		writeError(w, event.Errorf(event.CodeBadRequest, "id: a trigger %q exists (remove it first)", spec.ID))
 		return
@@ -338,23 +329,14 @@ func (s *Server) handleAddTrigger(w http.ResponseWriter, r *http.Request) {
 // trigger keeps its consumer's place.
 func (s *Server) handlePutTrigger(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	var spec triggers.Spec
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		writeError(w, badRequest("trigger: %v", jsonError(err)))
-		return
-	}
-	if spec.ID != "" && spec.ID != id {
-		writeError(w, badRequest("id: %q in the body, %q in the path", spec.ID, id))
-		return
-	}
-	spec.ID, spec.Created = id, time.Time{}
-	if err := spec.Validate(); err != nil {
-		writeError(w, badRequest("%v", err))
-		return
-	}
-	if err := s.checkRoute(r.Context(), spec); err != nil {
+	spec, err := s.readTrigger(r, func(spec *triggers.Spec) error {
+		if spec.ID != "" && spec.ID != id {
+			return badRequest("id: %q in the body, %q in the path", spec.ID, id)
+		}
+		spec.ID = id
+		return nil
+	})
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -370,6 +352,26 @@ func (s *Server) handlePutTrigger(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("trigger stored", "trigger", spec.ID, "kind", spec.Kind, "function", spec.Function, "created", created)
 	writeJSON(w, status, s.viewTrigger(spec))
+}
+
+// readTrigger decodes the trigger spec of r's body, lets fix set its id,
+// and checks it (fields, and the route of an http trigger against the
+// stored ones).
+func (s *Server) readTrigger(r *http.Request, fix func(*triggers.Spec) error) (triggers.Spec, error) {
+	var spec triggers.Spec
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		return spec, badRequest("trigger: %v", jsonError(err))
+	}
+	spec.Created = time.Time{}
+	if err := fix(&spec); err != nil {
+		return spec, err
+	}
+	if err := spec.Validate(); err != nil {
+		return spec, badRequest("%v", err)
+	}
+	return spec, s.checkRoute(r.Context(), spec)
 }
 
 // checkRoute refuses an http trigger whose route conflicts with a stored
