@@ -95,6 +95,48 @@ func (f *Function) Route(qualifier string, r int) *Version {
 	return f.Version(n)
 }
 
+// Reachable returns every version an invocation of qualifier may run
+// (with Route): the version it names, or an alias's version and its
+// weighted ones.
+func (f *Function) Reachable(qualifier string) []*Version {
+	var out []*Version
+	add := func(v *Version) {
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+	alias := qualifier
+	if alias == "" {
+		if _, ok := f.Aliases[AliasLive]; !ok {
+			add(f.Version(f.Latest))
+			return out
+		}
+		alias = AliasLive
+	}
+	n, ok := f.Aliases[alias]
+	if !ok {
+		add(f.Resolve(qualifier))
+		return out
+	}
+	add(f.Version(n))
+	for w := range f.Weights[alias] {
+		add(f.Version(w))
+	}
+	return out
+}
+
+// NeedsToken reports whether an invocation of qualifier needs the admin
+// token: when any version it may run says auth token (a canary of a
+// token-protected version must not open it to callers without one).
+func (f *Function) NeedsToken(qualifier string) bool {
+	for _, v := range f.Reachable(qualifier) {
+		if v.Spec.Auth == AuthToken {
+			return true
+		}
+	}
+	return false
+}
+
 // Pick chooses among an alias's own version (primary) and its weighted
 // versions (version → percent, summing to less than 100), given r in
 // [0, 100): the weighted versions take consecutive ranges of r in

@@ -426,3 +426,24 @@ func BenchmarkRoute(b *testing.B) {
 		}
 	}
 }
+
+func TestNeedsToken(t *testing.T) {
+	open, token := registry.Spec{Name: "f"}, registry.Spec{Name: "f", Auth: registry.AuthToken}
+	f := &registry.Function{Name: "f", Latest: 3, Versions: []registry.Version{{Version: 1, Spec: open}, {Version: 2, Spec: token}, {Version: 3, Spec: open}},
+		Aliases: map[string]int{"live": 1, "prod": 3}, Weights: map[string]map[int]int{"live": {2: 10}}}
+	for _, tt := range []struct {
+		qualifier string
+		want      bool
+	}{
+		{"", true},      // live: 1, with 10% on the token version 2
+		{"live", true},  // the same
+		{"1", false},    // a version named
+		{"2", true},     // the token version named
+		{"prod", false}, // an alias without weights
+		{"9", false},    // nothing to reach
+	} {
+		if got := f.NeedsToken(tt.qualifier); got != tt.want {
+			t.Errorf("NeedsToken(%q) = %v, want %v", tt.qualifier, got, tt.want)
+		}
+	}
+}

@@ -126,7 +126,7 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if v.Spec.Auth == registry.AuthToken && !s.authorized(r) {
+	if _, qual, _ := strings.Cut(ref, ":"); fn.NeedsToken(qual) && !s.authorized(r) {
 		writeError(w, errUnauthorized)
 		return
 	}

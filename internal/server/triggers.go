@@ -18,7 +18,6 @@ import (
 	"github.com/baton-run/baton/event"
 	"github.com/baton-run/baton/internal/async"
 	"github.com/baton-run/baton/internal/chain"
-	"github.com/baton-run/baton/internal/registry"
 	"github.com/baton-run/baton/runtime"
 	"github.com/baton-run/baton/scheduler/asl"
 	"github.com/baton-run/baton/triggers"
@@ -145,11 +144,11 @@ func (s *Server) authorizeRoute(r *http.Request, target string) error {
 		}
 		return s.authorizeChain(r, name)
 	}
-	_, v, err := s.lookup(target)
+	fn, _, err := s.lookup(target)
 	if err != nil {
 		return nil
 	}
-	if v.Spec.Auth == registry.AuthToken && !s.authorized(r) {
+	if _, qual, _ := strings.Cut(target, ":"); fn.NeedsToken(qual) && !s.authorized(r) {
 		return errUnauthorized
 	}
 	return nil

@@ -161,3 +161,32 @@ func TestVersionsAliasesAndRollback(t *testing.T) {
 		t.Fatalf("versions without a token: %d, want 401", code)
 	}
 }
+
+// A canary of a token-protected version makes every call of the alias
+// need the token (directly and through a custom route): the version a
+// call would run is picked after the check.
+func TestCanaryOfTokenVersionNeedsToken(t *testing.T) {
+	n := start(t, "")
+	ping := testutil.Module(t, "ping")
+	for _, spec := range []string{`{"name":"p"}`, `{"name":"p","auth":"token"}`} {
+		if code, out := n.deploy(spec, ping); code != 201 {
+			t.Fatalf("deploy %s: %d %v", spec, code, out)
+		}
+	}
+	if code, body := n.admin("PUT", "/api/v1/functions/p/aliases/live", strings.NewReader(`{"version":1,"weights":{"2":1}}`), "application/json"); code != 200 {
+		t.Fatalf("set live: %d %s", code, body)
+	}
+	n.addTrigger(`{"kind":"http","method":"GET","path":"/p","function":"p"}`)
+	for _, path := range []string{"/fn/p", "/fn/p:live", "/p", "/fn/p:2"} {
+		if status, _, body := n.do("GET", path, nil, nil); status != 401 {
+			t.Fatalf("GET %s without token: %d %s", path, status, body)
+		}
+	}
+	if status, _, body := n.do("GET", "/fn/p:1", nil, nil); status != 200 || string(body) != "pong" {
+		t.Fatalf("GET /fn/p:1 (open version) without token: %d %s", status, body)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + n.srv.Token()}
+	if status, _, body := n.do("GET", "/p", nil, auth); status != 200 || string(body) != "pong" {
+		t.Fatalf("GET /p with token: %d %s", status, body)
+	}
+}
