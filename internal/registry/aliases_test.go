@@ -447,3 +447,47 @@ func TestNeedsToken(t *testing.T) {
 		}
 	}
 }
+
+// A version recorded with another spec hash (an older baton hashed the
+// defaults too) is still the same spec: an identical deploy leaves it.
+func TestIdenticalDeployIgnoresStoredSpecHash(t *testing.T) {
+	_, nc := testutil.NATS(t, "")
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	reg, err := registry.Open(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := registry.Spec{Name: "f", Memory: 32}
+	if _, err := reg.Deploy(ctx, spec, []byte("module"), "reactor"); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, registry.FunctionsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.Keys(ctx)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys %v %v", keys, err)
+	}
+	ent, err := kv.Get(ctx, keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(ent.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["versions"].([]any)[0].(map[string]any)["specHash"] = "an-old-style-hash"
+	b, _ := json.Marshal(rec)
+	if _, err := kv.Update(ctx, keys[0], b, ent.Revision()); err != nil {
+		t.Fatal(err)
+	}
+	d, err := reg.Deploy(ctx, spec, []byte("module"), "reactor")
+	if err != nil || d.Changed || d.Version.Version != 1 {
+		t.Fatalf("identical deploy after an old-style hash: %+v %v", d, err)
+	}
+}

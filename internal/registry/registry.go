@@ -155,7 +155,10 @@ func (r *Registry) Deploy(ctx context.Context, spec Spec, module []byte, mode st
 		if fn == nil {
 			fn = &Function{Name: spec.Name, Aliases: map[string]int{}, Created: now}
 		}
-		if cur := fn.Version(fn.Latest); cur != nil && cur.SHA256 == sum && cur.SpecHash == specHash {
+		// The stored spec is hashed again: a hash stored by an older
+		// baton (whose Hash covered defaults) must not make an identical
+		// deploy a new version.
+		if cur := fn.Version(fn.Latest); cur != nil && cur.SHA256 == sum && cur.Spec.Hash() == specHash {
 			return &Deployment{Function: fn, Version: cur, Changed: false}, nil
 		}
 		v := Version{Version: fn.Latest + 1, SHA256: sum, Size: int64(len(module)), Mode: mode, Spec: spec, SpecHash: specHash, Created: now}
