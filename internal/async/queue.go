@@ -489,13 +489,25 @@ func (q *Queue) dead(ctx context.Context, msg jetstream.Msg, job *Job, pol Polic
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
-	rec, err := q.update(ctx, job, markDead)
+	// A redrive can take the dead letter before the record says dead:
+	// then the record belongs to the redriven run, which must not be
+	// marked dead by this one.
+	superseded := false
+	rec, err := q.update(ctx, job, func(r *Record) {
+		if superseded = r.Redrives != job.Redrives; !superseded {
+			markDead(r)
+		}
+	})
 	if err != nil {
 		log.Warn("async: recording the dead letter", "err", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
 	_ = msg.DoubleAck(ctx)
+	if superseded {
+		log.Info("async: dead letter redriven before it was recorded", "reason", reason)
+		return
+	}
 	log.Info("async: invocation dead-lettered", "reason", reason, "attempts", len(rec.Attempts))
 	q.deliver(ctx, pol.OnFailure, rec, "failure", log)
 }
