@@ -41,7 +41,7 @@ func (e *env) chainDeployCommand() *cli.Command {
 		Usage:     "validate and deploy a chain definition (JSON or YAML)",
 		ArgsUsage: "NAME FILE",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "auth", Usage: "who may start it at POST /chains/NAME: none (anyone) or token (the admin token)", Value: "none"},
+			&cli.StringFlag{Name: "auth", Usage: "who may start it at POST /chains/NAME: none (anyone) or token (the admin token); default: as it was (none for a new chain)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
@@ -57,7 +57,7 @@ func (e *env) chainDeployCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if a := c.String("auth"); a != "none" && a != "token" {
+			if a := c.String("auth"); a != "" && a != "none" && a != "token" {
 				return usagef(c, "--auth %q is neither none nor token", a)
 			}
 			ch, err := cl.DeployChainWith(c.Context, c.Args().First(), def, client.ChainOptions{Auth: c.String("auth")})

@@ -54,7 +54,9 @@ const (
 
 // DeployOptions are the settings of a chain beside its definition.
 type DeployOptions struct {
-	// Auth is AuthNone (or empty) or AuthToken.
+	// Auth is AuthNone or AuthToken; empty keeps the chain's current
+	// setting (AuthNone for a new chain), so that a redeploy of the
+	// definition alone does not open a guarded chain.
 	Auth string
 }
 
@@ -101,9 +103,7 @@ func (e *Engine) Deploy(ctx context.Context, name string, def []byte) (c *Chain,
 func (e *Engine) DeployWith(ctx context.Context, name string, def []byte, opts DeployOptions) (c *Chain, changed bool, err error) {
 	auth := opts.Auth
 	switch auth {
-	case "", AuthNone:
-		auth = AuthNone
-	case AuthToken:
+	case "", AuthNone, AuthToken:
 	default:
 		return nil, false, event.Errorf(event.CodeBadRequest, "auth: %q is neither %q nor %q", opts.Auth, AuthNone, AuthToken)
 	}
@@ -122,6 +122,13 @@ func (e *Engine) DeployWith(ctx context.Context, name string, def []byte, opts D
 	for {
 		cur, rev, err := e.getChain(ctx, name)
 		now := time.Now().UTC()
+		auth := auth
+		if auth == "" {
+			auth = AuthNone
+			if cur != nil {
+				auth = cur.AuthMode()
+			}
+		}
 		var next Chain
 		switch {
 		case errors.Is(err, ErrChainNotFound):

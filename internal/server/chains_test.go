@@ -462,9 +462,18 @@ func TestChainAuthToken(t *testing.T) {
 		t.Fatalf("route to the chain with token: %d %s", status, body)
 	}
 
+	// A redeploy that does not say auth keeps it.
+	code, body = n.admin("PUT", "/api/v1/chains/secret", strings.NewReader(def+"Comment: edited\n"), "application/yaml")
+	if err := json.Unmarshal(body, &c); code != 201 || err != nil || c.Auth != "token" || c.Version != 2 {
+		t.Fatalf("redeploy without auth: %d %s", code, body)
+	}
+	if status, _, body := n.do("POST", "/chains/secret", strings.NewReader(`{}`), nil); status != 401 {
+		t.Fatalf("public start after a redeploy without auth: %d %s", status, body)
+	}
+
 	// The same definition, auth none: changed, same version, public.
-	code, body = n.admin("PUT", "/api/v1/chains/secret", strings.NewReader(def), "application/yaml")
-	if err := json.Unmarshal(body, &c); code != 201 || err != nil || c.Auth != "none" || c.Version != 1 || !c.Changed {
+	code, body = n.admin("PUT", "/api/v1/chains/secret?auth=none", strings.NewReader(def+"Comment: edited\n"), "application/yaml")
+	if err := json.Unmarshal(body, &c); code != 201 || err != nil || c.Auth != "none" || c.Version != 2 || !c.Changed {
 		t.Fatalf("redeploy with auth none: %d %s", code, body)
 	}
 	if status, _, body := n.do("POST", "/chains/secret", strings.NewReader(`{}`), nil); status != 202 {
