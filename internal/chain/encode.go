@@ -97,7 +97,10 @@ func encodeExecution(x *Execution, c eventCache) ([]byte, error) {
 		}
 		y.State = &st
 	}
-	size := 1024 + len(x.Input) + len(y.State.Input)
+	size := 1024 + len(x.Input)
+	if y.State != nil {
+		size += len(y.State.Input)
+	}
 	for i := range x.Outbox {
 		if b, ok := c[x.Outbox[i].ID]; ok {
 			size += len(b) + 1

@@ -97,9 +97,23 @@ type Engine struct {
 	// tasks cancels the task each execution runs on this node, for a stop.
 	tasksMu sync.Mutex
 	tasks   map[string]*runningTask
+	// stopped remembers the executions announced stopped lately, for a
+	// task that registers after the announcement went by.
+	stopped map[string]stoppedRun
 }
 
-type runningTask struct{ stop context.CancelCauseFunc }
+// runningTask is the task an execution runs on this node, in the run of
+// redrive count redrives.
+type runningTask struct {
+	stop     context.CancelCauseFunc
+	redrives int
+}
+
+// stoppedRun is a stop announcement: when it came, and for which run.
+type stoppedRun struct {
+	at       time.Time
+	redrives int
+}
 
 // errStopped is the cause of a task cancelled because its execution was
 // stopped.
@@ -124,7 +138,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Engine, e
 		opts.Logger = slog.Default()
 	}
 	_, real := opts.Clock.(asl.SystemClock)
-	e := &Engine{opts: opts, js: js, log: opts.Logger, virtual: !real, machines: map[machineKey]*asl.Machine{}, tasks: map[string]*runningTask{}}
+	e := &Engine{opts: opts, js: js, log: opts.Logger, virtual: !real, machines: map[machineKey]*asl.Machine{}, tasks: map[string]*runningTask{}, stopped: map[string]stoppedRun{}}
 	var err error
 	if e.chains, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: ChainsBucket, Description: "baton chain definitions", Storage: jetstream.FileStorage, History: 1,
@@ -548,7 +562,8 @@ func (e *Engine) saveCached(ctx context.Context, x *Execution, rev uint64, c eve
 		// node running the task of a stopped execution.
 		_ = e.js.Conn().Publish(EndedPrefix+x.ID, nil)
 		if x.Status == asl.StatusAborted {
-			_ = e.js.Conn().Publish(AbortedPrefix+x.ID, nil)
+			// The redrive count tells this run from a later one.
+			_ = e.js.Conn().Publish(AbortedPrefix+x.ID, strconv.AppendInt(nil, int64(x.Redrives), 10))
 		}
 	}
 	return nrev, nil

@@ -18,6 +18,10 @@ import (
 	"github.com/baton-run/baton/scheduler/asl"
 )
 
+// stoppedMemory is how long a node remembers that an execution was
+// stopped, for a task about to start when the announcement came.
+const stoppedMemory = time.Minute
+
 // shutdownGrace bounds how long Run lets running steps finish after its
 // context ends before cancelling them (their work is redelivered).
 const shutdownGrace = 5 * time.Second
@@ -39,10 +43,22 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("creating consumer %s: %w", Consumer, err)
 	}
 	sub, err := e.js.Conn().Subscribe(AbortedPrefix+">", func(m *nats.Msg) {
+		id := strings.TrimPrefix(m.Subject, AbortedPrefix)
+		redrives, err := strconv.Atoi(string(m.Data))
+		if err != nil {
+			return
+		}
+		now := time.Now()
 		e.tasksMu.Lock()
-		t := e.tasks[strings.TrimPrefix(m.Subject, AbortedPrefix)]
+		t := e.tasks[id]
+		for k, s := range e.stopped {
+			if now.Sub(s.at) > stoppedMemory {
+				delete(e.stopped, k)
+			}
+		}
+		e.stopped[id] = stoppedRun{at: now, redrives: redrives}
 		e.tasksMu.Unlock()
-		if t != nil {
+		if t != nil && t.redrives == redrives {
 			t.stop(errStopped)
 		}
 	})
@@ -462,10 +478,17 @@ func (e *Engine) runTask(ctx context.Context, x *Execution, deadline time.Time) 
 	// A stop of the execution (announced on AbortedPrefix) cancels it.
 	tctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	mine := &runningTask{stop: stop}
+	mine := &runningTask{stop: stop, redrives: x.Redrives}
 	e.tasksMu.Lock()
 	e.tasks[x.ID] = mine
+	s, ok := e.stopped[x.ID]
+	stoppedLately := ok && s.redrives == x.Redrives
 	e.tasksMu.Unlock()
+	if stoppedLately {
+		// Stopped after this worker loaded the execution: the task's
+		// step would fail its compare-and-set anyway.
+		stop(errStopped)
+	}
 	defer func() {
 		e.tasksMu.Lock()
 		if e.tasks[x.ID] == mine { // not a redelivery's, run meanwhile
