@@ -89,6 +89,9 @@ func (e *env) initCommand() *cli.Command {
 				"baton.yaml":   scaffoldManifest,
 			}
 			gomod, err := scaffoldGoMod(dir, sdkDir)
+			if errors.Is(err, errNeedSDK) {
+				return usagef(c, "%v", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -115,6 +118,10 @@ func (e *env) initCommand() *cli.Command {
 		},
 	}
 }
+
+// errNeedSDK: a development build of baton knows no SDK release to require.
+var errNeedSDK = errors.New("this baton is a development build, with no SDK release to require: " +
+	"pass --sdk DIR (a checkout of baton), or run init inside a module that has the SDK")
 
 // sdkModule is the module of the guest SDK (functions/sdk).
 const sdkModule = "github.com/baton-run/baton"
@@ -149,7 +156,11 @@ func scaffoldGoMod(dir, sdkDir string) (string, error) {
 	// A replaced module's version is a placeholder; otherwise the SDK
 	// comes from the module proxy at the release of this baton.
 	version := "v0.0.0-00010101000000-000000000000"
-	if v := buildVersion(); sdkDir == "" && strings.HasPrefix(v, "v") && !strings.Contains(v, "+") {
+	if sdkDir == "" {
+		v := buildVersion()
+		if !strings.HasPrefix(v, "v") || strings.Contains(v, "+") {
+			return "", errNeedSDK
+		}
 		version = v
 	}
 	fmt.Fprintf(&b, "require %s %s\n", sdkModule, version)

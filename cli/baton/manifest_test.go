@@ -92,6 +92,14 @@ func TestInitOutsideTheModule(t *testing.T) {
 	if _, stderr, code := runCLI(t, "init", "solo", "--dir", parent, "--sdk", parent); code != exitUsage || !strings.Contains(stderr, "not a checkout of") {
 		t.Fatalf("--sdk to a non-checkout: exit %d %q", code, stderr)
 	}
+	// A test binary is a development build: without --sdk it knows no
+	// release of the SDK to require.
+	if _, stderr, code := runCLI(t, "init", "solo", "--dir", parent); code != exitUsage || !strings.Contains(stderr, "--sdk") {
+		t.Fatalf("init outside a module without --sdk: exit %d %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(parent, "solo")); !os.IsNotExist(err) {
+		t.Fatalf("a failed init left %s: %v", filepath.Join(parent, "solo"), err)
+	}
 	out, _, code := runCLI(t, "init", "solo", "--dir", parent, "--sdk", testutil.RepoRoot(t))
 	if code != 0 || !strings.Contains(out, "go mod tidy") {
 		t.Fatalf("init: exit %d %q", code, out)
