@@ -143,7 +143,7 @@ func runChain(ctx context.Context, c *config) ([]result, error) {
 			return nil, err
 		}
 	}
-	const samples = 60
+	const samples = 150
 	var floor, steps, queued []float64
 	for i := range samples * 2 { // interleaved, ABBA
 		if (i%4 == 0) || (i%4 == 3) {

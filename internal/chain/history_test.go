@@ -190,3 +190,63 @@ func TestExecutionResumesOnAnotherEngine(t *testing.T) {
 		t.Fatalf("the stream ends at event %d, want %d", last, got.State.Seq)
 	}
 }
+
+// The start of an execution that leads to a task is recorded with the
+// step that ends the task: a node that stops during the first task leaves
+// the record not started and the history empty, and another node replays
+// the start into the same task call, with the same idempotency key.
+func TestFirstTaskReplaysTheStart(t *testing.T) {
+	_, nc := testutil.NATS(t, "")
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	entered := make(chan string, 1)
+	first := openEngine(t, js, func(ctx context.Context, call *asl.TaskCall, key string) (json.RawMessage, error) {
+		entered <- key
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	if _, _, err := first.Deploy(ctx, "c", taskChain(2)); err != nil {
+		t.Fatal(err)
+	}
+	stopFirst := run(t, first)
+	x, err := first.Start(ctx, "c", json.RawMessage(`{"n":1}`), StartOptions{Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var firstKey string
+	select {
+	case firstKey = <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first task did not start")
+	}
+	stopFirst()
+	got, err := first.Get(ctx, x.ID)
+	if err != nil || got.State.Status != "" || len(got.Outbox) != 0 {
+		t.Fatalf("after the stop: %+v %v; want the record not started", got, err)
+	}
+	if last, _ := first.lastRecorded(ctx, x.ID); last != 0 {
+		t.Fatalf("the history has events up to %d of a start never recorded", last)
+	}
+	keys := make(chan string, 4)
+	second := openEngine(t, js, func(_ context.Context, call *asl.TaskCall, key string) (json.RawMessage, error) {
+		keys <- key
+		return call.Input, nil
+	})
+	run(t, second)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if got, err = second.Wait(wctx, x.ID); err != nil || got.Status != asl.StatusSucceeded {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if k := <-keys; k != firstKey {
+		t.Fatalf("the replayed first task has key %q, want %q", k, firstKey)
+	}
+	h, err := second.History(ctx, x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkIDs(t, h)
+	if h[0].Type != "ExecutionStarted" || h[len(h)-1].Type != "ExecutionSucceeded" {
+		t.Fatalf("history %s … %s", h[0].Type, h[len(h)-1].Type)
+	}
+}

@@ -224,9 +224,15 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 		p.acked = x.Outbox[n-1].ID
 		x.Outbox = nil // in the stream now: the next snapshot drops them
 	}
+	// startUnrecorded: the outbox holds the events of a start step not
+	// recorded yet (see below); they must not reach the history stream.
+	startUnrecorded := false
 	defer func() {
 		// Only the events of snapshots we recorded (and a flushed
 		// reload) are here; an error leaves them for the next delivery.
+		if startUnrecorded {
+			x.Outbox = nil
+		}
 		if err := p.flush(ctx, x); err != nil && !o.retry {
 			o = retrySoon
 		}
@@ -236,7 +242,7 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 		if err != nil {
 			return false
 		}
-		x, rev = nx, nrev
+		x, rev, startUnrecorded = nx, nrev, false
 		// Events of the step that lost the race were cached under ids
 		// that the winner's events may reuse.
 		clear(p.cache)
@@ -347,6 +353,14 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 					cancel = nil
 				}
 			}
+			if ev.Kind == asl.EventStart && x.Next != nil && x.Next.Kind == asl.DecideRunTask && !x.Final() {
+				// The start is not recorded on its own when it leads to
+				// a task: the record (not started) replays to the same
+				// task call and idempotency key, and the step that ends
+				// the task records the start with it.
+				startUnrecorded = true
+				continue
+			}
 		}
 		if err := p.settle(ctx, x, p.pending != nil && p.full(x, outboxMaxBytes)); err != nil {
 			return retrySoon
@@ -362,7 +376,7 @@ func (e *Engine) advance(ctx context.Context, it *workItem) (o outcome) {
 			e.log.Warn("chain: recording a step", "execution", x.ID, "err", err)
 			return retrySoon
 		}
-		rev = nrev
+		rev, startUnrecorded = nrev, false
 		if p.full(x, historyBatchBytes) {
 			if err := p.publish(x); err != nil {
 				return retrySoon
