@@ -119,6 +119,12 @@ type instance struct {
 	// stop closes when the current call must stop (see callCtx).
 	stopCh chan struct{}
 	cancel func()
+	// watchTimer arms the watch of the caller's context (watchCaller)
+	// on a call that outlasts watchDelay.
+	watchTimer *time.Timer
+	watchMu    sync.Mutex
+	watchCtx   context.Context
+	watchStop  func() bool
 	stderr *guestOutput
 	stdout *guestOutput
 	// idleSince is the monotime at which the instance last went idle.
@@ -219,6 +225,8 @@ func (f *Function) newInstance(ctx context.Context) (*instance, error) {
 	inst.handle = mod.ExportedFunction(exportMain)
 	inst.timer = time.AfterFunc(time.Hour, func() { inst.interrupt(reasonTimeout) })
 	inst.timer.Stop()
+	inst.watchTimer = time.AfterFunc(time.Hour, inst.watchCaller)
+	inst.watchTimer.Stop()
 	if init := mod.ExportedFunction(exportInit); init != nil {
 		inst.timer.Reset(f.opts.Limits.Timeout)
 		err := init.CallWithStack(inst.ctx, nil)
@@ -235,6 +243,46 @@ func (f *Function) newInstance(ctx context.Context) (*instance, error) {
 	return inst, nil
 }
 
+// watchDelay is how long a call runs before its caller's cancellation is
+// watched. Watching costs a context.AfterFunc (two allocations); a warm
+// call usually ends well before, so the steady state allocates nothing,
+// and a caller that goes away stops a long call within watchDelay.
+const watchDelay = 5 * time.Millisecond
+
+// watch arms the watch of ctx for the call about to run: after
+// watchDelay, or at once when ctx has ended already.
+func (inst *instance) watch(ctx context.Context) {
+	inst.watchMu.Lock()
+	inst.watchCtx = ctx
+	inst.watchMu.Unlock()
+	if ctx.Err() != nil {
+		inst.watchCaller()
+		return
+	}
+	inst.watchTimer.Reset(watchDelay)
+}
+
+// watchCaller makes the caller's cancellation interrupt the running call.
+func (inst *instance) watchCaller() {
+	inst.watchMu.Lock()
+	defer inst.watchMu.Unlock()
+	if inst.watchCtx != nil && inst.watchStop == nil {
+		inst.watchStop = context.AfterFunc(inst.watchCtx, inst.cancel)
+	}
+}
+
+// unwatch ends the watch of the call that returned.
+func (inst *instance) unwatch() {
+	inst.watchTimer.Stop()
+	inst.watchMu.Lock()
+	stop := inst.watchStop
+	inst.watchCtx, inst.watchStop = nil, nil
+	inst.watchMu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
 func (inst *instance) interrupt(reason int32) {
 	if inst.reason.CompareAndSwap(reasonNone, reason) {
 		close(inst.stopCh)
@@ -244,6 +292,9 @@ func (inst *instance) interrupt(reason int32) {
 func (inst *instance) close() {
 	if inst.mod != nil {
 		inst.timer.Stop()
+		if inst.watchTimer != nil {
+			inst.watchTimer.Stop()
+		}
 		_ = inst.mod.Close(context.Background())
 	}
 }
@@ -274,14 +325,14 @@ func (f *Function) Invoke(ctx context.Context, ev *event.Event, resp *event.Resp
 	inst.stderr.reset()
 	inst.timer.Reset(f.opts.Limits.Timeout)
 	inst.ctx.set(ctx)
-	var stopCancel func() bool
-	if ctx.Done() != nil {
-		stopCancel = context.AfterFunc(ctx, inst.cancel)
+	watching := ctx.Done() != nil
+	if watching {
+		inst.watch(ctx)
 	}
 	err = inst.handle.CallWithStack(inst.ctx, inst.stack[:])
 	stopped := inst.timer.Stop()
-	if stopCancel != nil {
-		stopCancel()
+	if watching {
+		inst.unwatch()
 	}
 	inst.ctx.set(context.Background())
 	healthy := err == nil && stopped && inst.reason.Load() == reasonNone

@@ -426,3 +426,25 @@ func TestCompilationCacheSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// A caller whose context has ended before the call, or ends while the
+// guest sleeps, gets canceled (the watch of the caller starts after
+// watchDelay, or at once for a context already done).
+func TestCancelBeforeAndDuringSleep(t *testing.T) {
+	e := newEngine(t, nil)
+	f := load(t, e, "testdata/sleeper", runtime.Limits{Timeout: time.Minute})
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	var resp event.Response
+	if err := f.Invoke(done, &event.Event{}, &resp); !errors.Is(err, event.ErrCanceled) {
+		t.Fatalf("an ended context: err = %v, want canceled", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		testutil.Eventually(t, 5*time.Second, "the call to start", func() bool { return f.Stats().Busy == 1 })
+		cancel()
+	}()
+	if err := f.Invoke(ctx, &event.Event{}, &resp); !errors.Is(err, event.ErrCanceled) {
+		t.Fatalf("cancelled while asleep: err = %v, want canceled", err)
+	}
+}
