@@ -125,8 +125,8 @@ type instance struct {
 	watchMu    sync.Mutex
 	watchCtx   context.Context
 	watchStop  func() bool
-	stderr *guestOutput
-	stdout *guestOutput
+	stderr     *guestOutput
+	stdout     *guestOutput
 	// idleSince is the monotime at which the instance last went idle.
 	idleSince int64
 }
