@@ -39,14 +39,21 @@ type pool struct {
 	emptied bool
 }
 
-// emptyLocked reports, once, that the pool is closed and holds no
-// instance: the caller runs onEmpty after unlocking.
-func (p *pool) emptyLocked() bool {
-	if p.closed && p.live == 0 && !p.emptied {
+// dropLocked unlocks p.mu after a slot was given up, closes inst (when
+// not nil), and then, once, runs onEmpty if the pool is closed and holds
+// no instance any more.
+func (p *pool) dropLocked(inst *instance) {
+	empty := p.closed && p.live == 0 && !p.emptied && p.onEmpty != nil
+	if empty {
 		p.emptied = true
-		return p.onEmpty != nil
 	}
-	return false
+	p.mu.Unlock()
+	if inst != nil {
+		inst.close()
+	}
+	if empty {
+		p.onEmpty()
+	}
 }
 
 // epoch anchors monotime.
@@ -210,11 +217,7 @@ func (p *pool) createInstance(ctx context.Context, inCall bool) (*instance, erro
 	if err != nil {
 		p.live--
 		p.handOnSlotLocked()
-		empty := p.emptyLocked()
-		p.mu.Unlock()
-		if empty {
-			p.onEmpty()
-		}
+		p.dropLocked(nil)
 		return nil, err
 	}
 	p.stats.Created++
@@ -244,12 +247,7 @@ func (p *pool) release(inst *instance, healthy bool) {
 		p.live--
 		p.stats.Discarded++
 		p.handOnSlotLocked()
-		empty := p.emptyLocked()
-		p.mu.Unlock()
-		inst.close()
-		if empty {
-			p.onEmpty()
-		}
+		p.dropLocked(inst)
 		return
 	}
 	if len(p.waiters) > 0 {
@@ -287,11 +285,7 @@ func (p *pool) prewarm(ctx context.Context, n int) (int, error) {
 		if err != nil {
 			p.live--
 			p.handOnSlotLocked()
-			empty := p.emptyLocked()
-			p.mu.Unlock()
-			if empty {
-				p.onEmpty()
-			}
+			p.dropLocked(nil)
 			return added, err
 		}
 		p.stats.Created++
@@ -300,12 +294,7 @@ func (p *pool) prewarm(ctx context.Context, n int) (int, error) {
 		if p.closed {
 			p.live--
 			p.stats.Discarded++
-			empty := p.emptyLocked()
-			p.mu.Unlock()
-			inst.close()
-			if empty {
-				p.onEmpty()
-			}
+			p.dropLocked(inst)
 			break
 		}
 		if len(p.waiters) > 0 {
@@ -384,11 +373,7 @@ func (p *pool) close() {
 	p.mu.Lock()
 	p.closeOldestLocked(len(p.idle), false)
 	p.mu.Lock()
-	empty := p.emptyLocked()
-	p.mu.Unlock()
-	if empty {
-		p.onEmpty()
-	}
+	p.dropLocked(nil)
 }
 
 func (p *pool) snapshot() PoolStats {
