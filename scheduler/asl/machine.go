@@ -124,6 +124,8 @@ type State struct {
 
 	timeoutSeconds, heartbeatSeconds         numField
 	timeoutSecondsPath, heartbeatSecondsPath *jsonPath
+	// passthrough: see the function of that name (set by Parse).
+	passthrough bool
 
 	seconds, timestamp         *tmplNode
 	secondsPath, timestampPath *jsonPath
@@ -203,6 +205,14 @@ func Parse(data []byte) (*Machine, error) {
 		return nil, &ValidationError{Problems: b.problems}
 	}
 	m.subs = b.subs
+	for _, sm := range m.subs {
+		for _, st := range sm.States {
+			st.passthrough = passthrough(st)
+		}
+	}
+	for _, st := range m.States {
+		st.passthrough = passthrough(st)
+	}
 	return m, nil
 }
 

@@ -81,7 +81,7 @@ func (s *stepper) handle(ev Event) (Decision, error) {
 			s.emit(HistoryEvent{Type: "TaskFailed", Name: st.Name, Resource: call.Resource, Error: ev.Error, Cause: ev.Cause, Attempt: call.Attempt})
 			return s.after(st, s.handleError(st, ev.Error, ev.Cause, false)), nil
 		}
-		if call.Integration == "" && passthrough(st) && canonicalJSON(ev.Output) {
+		if call.Integration == "" && st.passthrough && canonicalJSON(ev.Output) {
 			s.emit(HistoryEvent{Type: "TaskSucceeded", Name: st.Name, Resource: call.Resource, Output: ev.Output, Attempt: call.Attempt})
 			return s.after(st, s.exitRaw(st, ev.Output)), nil
 		}
@@ -324,7 +324,7 @@ func evalAssign(n *tmplNode, env *pathEnv) (map[string]any, *stateError) {
 // ---- states ----
 
 func (s *stepper) run(st *State) outcome {
-	if passthrough(st) {
+	if st.passthrough {
 		return s.runTask(st, nil)
 	}
 	raw := s.rawInput()
@@ -859,7 +859,7 @@ func (s *stepper) runTask(st *State, raw any) outcome {
 	var in any
 	var env *pathEnv
 	jsonata := st.QueryLanguage == JSONata
-	pass := passthrough(st)
+	pass := st.passthrough
 	if pass {
 		// Nothing reads the input: no env, no decoding.
 	} else if jsonata {
