@@ -95,46 +95,47 @@ func (f *Function) Route(qualifier string, r int) *Version {
 	return f.Version(n)
 }
 
-// Reachable returns every version an invocation of qualifier may run
-// (with Route): the version it names, or an alias's version and its
-// weighted ones.
-func (f *Function) Reachable(qualifier string) []*Version {
-	var out []*Version
-	add := func(v *Version) {
-		if v != nil {
-			out = append(out, v)
-		}
-	}
+// Reachable calls yield with every version an invocation of qualifier
+// may run (with Route): the version it names, or an alias's version and
+// its weighted ones; it stops when yield returns false.
+func (f *Function) Reachable(qualifier string, yield func(*Version) bool) {
 	alias := qualifier
 	if alias == "" {
 		if _, ok := f.Aliases[AliasLive]; !ok {
-			add(f.Version(f.Latest))
-			return out
+			if v := f.Version(f.Latest); v != nil {
+				yield(v)
+			}
+			return
 		}
 		alias = AliasLive
 	}
 	n, ok := f.Aliases[alias]
 	if !ok {
-		add(f.Resolve(qualifier))
-		return out
+		if v := f.Resolve(qualifier); v != nil {
+			yield(v)
+		}
+		return
 	}
-	add(f.Version(n))
+	if v := f.Version(n); v != nil && !yield(v) {
+		return
+	}
 	for w := range f.Weights[alias] {
-		add(f.Version(w))
+		if v := f.Version(w); v != nil && !yield(v) {
+			return
+		}
 	}
-	return out
 }
 
 // NeedsToken reports whether an invocation of qualifier needs the admin
 // token: when any version it may run says auth token (a canary of a
 // token-protected version must not open it to callers without one).
 func (f *Function) NeedsToken(qualifier string) bool {
-	for _, v := range f.Reachable(qualifier) {
-		if v.Spec.Auth == AuthToken {
-			return true
-		}
-	}
-	return false
+	needs := false
+	f.Reachable(qualifier, func(v *Version) bool {
+		needs = v.Spec.Auth == AuthToken
+		return !needs
+	})
+	return needs
 }
 
 // Pick chooses among an alias's own version (primary) and its weighted

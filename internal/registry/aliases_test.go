@@ -491,3 +491,11 @@ func TestIdenticalDeployIgnoresStoredSpecHash(t *testing.T) {
 		t.Fatalf("identical deploy after an old-style hash: %+v %v", d, err)
 	}
 }
+
+func TestNeedsTokenDoesNotAllocate(t *testing.T) {
+	f := &registry.Function{Name: "f", Latest: 2, Versions: []registry.Version{{Version: 1}, {Version: 2}},
+		Aliases: map[string]int{"live": 1}, Weights: map[string]map[int]int{"live": {2: 10}}}
+	if n := testing.AllocsPerRun(100, func() { f.NeedsToken("") }); n != 0 {
+		t.Fatalf("NeedsToken allocates %v times per call", n)
+	}
+}
