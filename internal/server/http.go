@@ -110,7 +110,10 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, code, map[string]string{"status": status, "node": s.nodeID, "version": Version})
 }
 
-var respPool = sync.Pool{New: func() any { return new(event.Response) }}
+var (
+	respPool = sync.Pool{New: func() any { return new(event.Response) }}
+	evPool   = sync.Pool{New: func() any { return new(event.Event) }}
+)
 
 func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
@@ -169,28 +172,39 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		header.Del("Authorization")
 	}
 	id := nuid.Next()
-	ev := event.Event{
+	// The request path past /fn/{fn}: "/" and the rest (a slice of the
+	// path, not a new string, when the rest is there).
+	path := "/"
+	if rest := r.PathValue("rest"); rest != "" && strings.HasSuffix(r.URL.Path, "/"+rest) {
+		path = r.URL.Path[len(r.URL.Path)-len(rest)-1:]
+	} else if rest != "" {
+		path = "/" + rest
+	}
+	evp := evPool.Get().(*event.Event)
+	defer func() { *evp = event.Event{}; evPool.Put(evp) }()
+	*evp = event.Event{
 		ID:           id,
 		Source:       "http",
 		Type:         "baton.http.request",
 		Subject:      r.URL.Path,
 		Time:         time.Now(),
 		Method:       r.Method,
-		Path:         "/" + r.PathValue("rest"),
+		Path:         path,
 		Query:        r.URL.RawQuery,
 		Header:       header,
 		Data:         body,
 		InvocationID: id,
 	}
+	ev := evp
 	resp := respPool.Get().(*event.Response)
 	defer respPool.Put(resp)
 	h := w.Header()
 	h.Set("X-Baton-Invocation-Id", id)
 	h.Set("X-Baton-Version", strconv.Itoa(v.Version))
-	if err := f.Invoke(r.Context(), &ev, resp); err != nil {
+	if err := f.Invoke(r.Context(), ev, resp); err != nil {
 		if errors.Is(err, event.ErrBusy) && s.peers() != nil {
 			// Every local instance is busy: let a peer serve it.
-			if s.forward(w, r.Context(), fn.Name+":"+strconv.Itoa(v.Version), &ev, v.Spec.Limits()) {
+			if s.forward(w, r.Context(), fn.Name+":"+strconv.Itoa(v.Version), ev, v.Spec.Limits()) {
 				return
 			}
 		}
