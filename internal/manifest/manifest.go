@@ -240,6 +240,14 @@ func key(n *yaml.Node, field string) *yaml.Node {
 	return nil
 }
 
+// keyOr is key, or n itself when field is absent (for an error's line).
+func keyOr(n *yaml.Node, field string) *yaml.Node {
+	if k := key(n, field); k != nil {
+		return k
+	}
+	return n
+}
+
 // decode decodes mapping n strictly into v through JSON, so that v's json
 // tags (the client's types) name the fields; errors carry the line.
 func (p *parser) decode(n *yaml.Node, prefix string, v any) error {
@@ -301,12 +309,7 @@ func (p *parser) functions(m *Manifest, n *yaml.Node) error {
 		if err := p.decode(e, at, &fe); err != nil {
 			return err
 		}
-		line := func(field string) *yaml.Node {
-			if k := key(e, field); k != nil {
-				return k
-			}
-			return e
-		}
+		line := func(field string) *yaml.Node { return keyOr(e, field) }
 		switch {
 		case fe.Name == "":
 			return p.errf(e, at+".name", "required")
@@ -377,12 +380,7 @@ func (p *parser) triggers(m *Manifest, n *yaml.Node) error {
 		if err := p.decode(e, at, &te); err != nil {
 			return err
 		}
-		line := func(field string) *yaml.Node {
-			if k := key(e, field); k != nil {
-				return k
-			}
-			return e
-		}
+		line := func(field string) *yaml.Node { return keyOr(e, field) }
 		switch {
 		case te.ID != "":
 			return p.errf(line("id"), at+".id", "set name instead: the trigger id is %s--NAME", m.Name)

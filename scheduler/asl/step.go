@@ -332,20 +332,7 @@ func (s *stepper) run(st *State) outcome {
 	switch st.Type {
 	case TypePass:
 		if jsonata {
-			env := s.jsonataEnv(st, nil)
-			out := raw
-			if st.output != nil {
-				v, err := evalTemplate(st.output, env, "Output")
-				if err != nil {
-					return s.handleError(st, err.name, err.cause, true)
-				}
-				out = v
-			}
-			assigned, err := evalAssign(st.assign, env)
-			if err != nil {
-				return s.handleError(st, err.name, err.cause, true)
-			}
-			return s.exit(st, out, assigned, "")
+			return s.exitJSONata(st, s.jsonataEnv(st, nil), raw)
 		}
 		in, err := s.inputPath(st, raw)
 		if err == nil && st.parameters != nil {
@@ -411,24 +398,28 @@ func (s *stepper) finishJSONPath(st *State, raw, result any) outcome {
 	return s.exit(st, out, assigned, "")
 }
 
+// exitJSONata leaves a JSONata state with its Output (out when it has
+// none) and its Assign, both evaluated in env.
+func (s *stepper) exitJSONata(st *State, env *pathEnv, out any) outcome {
+	if st.output != nil {
+		v, err := evalTemplate(st.output, env, "Output")
+		if err != nil {
+			return s.handleError(st, err.name, err.cause, true)
+		}
+		out = v
+	}
+	assigned, err := evalAssign(st.assign, env)
+	if err != nil {
+		return s.handleError(st, err.name, err.cause, true)
+	}
+	return s.exit(st, out, assigned, "")
+}
+
 // finishWithResult completes a Task, Parallel or Map with its result.
 func (s *stepper) finishWithResult(st *State, result any) outcome {
 	raw := s.rawInput()
 	if st.QueryLanguage == JSONata {
-		env := s.jsonataEnv(st, map[string]any{"result": result})
-		out := result
-		if st.output != nil {
-			v, err := evalTemplate(st.output, env, "Output")
-			if err != nil {
-				return s.handleError(st, err.name, err.cause, true)
-			}
-			out = v
-		}
-		assigned, err := evalAssign(st.assign, env)
-		if err != nil {
-			return s.handleError(st, err.name, err.cause, true)
-		}
-		return s.exit(st, out, assigned, "")
+		return s.exitJSONata(st, s.jsonataEnv(st, map[string]any{"result": result}), result)
 	}
 	if st.resultSelector != nil {
 		v, err := evalTemplate(st.resultSelector, s.env(st, result), "ResultSelector")
